@@ -1,0 +1,123 @@
+//! `track`: the gapwatch command line.
+//!
+//! Thin by design: every subcommand parses its flags, calls into the `pipeline`, `trainer` and
+//! `tracker` crates, and prints. Exit status: 0 ok, 1 nothing found, 2 error.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod cmd;
+mod progress;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// Where runs are recorded when neither a flag nor an environment variable says otherwise.
+pub const DEFAULT_TRACKING_URI: &str = "gapwatch.db";
+
+/// Train image classifiers and find out, with evidence, whether and why they overfit.
+#[derive(Debug, Parser)]
+#[command(name = "track", version, about, propagate_version = true)]
+struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Flags every subcommand accepts.
+#[derive(Debug, Clone, clap::Args)]
+pub struct GlobalArgs {
+    /// Where runs are recorded: `http://host:port` (a `track daemon`), a file path or
+    /// `sqlite:PATH` (the store, embedded). Falls back to `MLFLOW_TRACKING_URI`, then
+    /// `gapwatch.db` in the working directory.
+    #[arg(long, global = true, env = "TRACK_TRACKING_URI")]
+    pub tracking_uri: Option<String>,
+    /// No progress bars and no informational output on stderr.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+    /// Log filter (tracing `EnvFilter` syntax), e.g. `info` or `pipeline=debug`.
+    #[arg(long, global = true, env = "TRACK_LOG", default_value = "warn")]
+    pub log: String,
+}
+
+impl GlobalArgs {
+    /// The tracking URI: `--tracking-uri`, `TRACK_TRACKING_URI`, `MLFLOW_TRACKING_URI`, default.
+    pub fn tracking_uri(&self) -> String {
+        self.tracking_uri
+            .clone()
+            .or_else(|| std::env::var("MLFLOW_TRACKING_URI").ok().filter(|s| !s.is_empty()))
+            .unwrap_or_else(|| DEFAULT_TRACKING_URI.to_string())
+    }
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run only the data pipeline and report its throughput, bottleneck, skips and digest.
+    Pipeline(cmd::pipeline::PipelineArgs),
+    /// Per-channel mean/std of a data set's training split (cached per data set).
+    Stats(cmd::stats::StatsArgs),
+    /// Train a CNN and record the run.
+    Train(cmd::train::TrainArgs),
+    /// Serve the MLflow-compatible tracking API over a SQLite store.
+    Daemon(cmd::daemon::DaemonArgs),
+    /// List runs matching an MLflow search filter, with params and latest metrics.
+    Query(cmd::query::QueryArgs),
+    /// Show one run: params, tags, status and its per-epoch metric table.
+    Show(cmd::show::ShowArgs),
+    /// List recent runs.
+    Runs(cmd::runs::RunsArgs),
+    /// List experiments.
+    Experiments(cmd::experiments::ExperimentsArgs),
+    /// Export experiments as Hive-partitioned Parquet files.
+    Export(cmd::export::ExportArgs),
+    /// Say whether a run overfit, from which epoch, and what to change.
+    Analyze(cmd::analyze::AnalyzeArgs),
+    /// Compare runs: the params that differ, side by side with their outcomes.
+    Compare(cmd::compare::CompareArgs),
+    /// Plot training and validation curves of one or more runs.
+    Plot(cmd::plot::PlotArgs),
+    /// Train every combination of a grid of config values and rank the runs.
+    Sweep(cmd::sweep::SweepArgs),
+    /// Train a baseline and a regularized run on the bundled data, then analyse and compare them.
+    Demo(cmd::demo::DemoArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(&cli.global.log);
+    let global = cli.global;
+    let result = match cli.command {
+        Command::Pipeline(args) => cmd::pipeline::run(args, &global),
+        Command::Stats(args) => cmd::stats::run(args, &global),
+        Command::Train(args) => cmd::train::run(args, &global),
+        Command::Daemon(args) => cmd::daemon::run(args, &global),
+        Command::Query(args) => cmd::query::run(args, &global),
+        Command::Show(args) => cmd::show::run(args, &global),
+        Command::Runs(args) => cmd::runs::run(args, &global),
+        Command::Experiments(args) => cmd::experiments::run(args, &global),
+        Command::Export(args) => cmd::export::run(args, &global),
+        Command::Analyze(args) => cmd::analyze::run(args, &global),
+        Command::Compare(args) => cmd::compare::run(args, &global),
+        Command::Plot(args) => cmd::plot::run(args, &global),
+        Command::Sweep(args) => cmd::sweep::run(args, &global),
+        Command::Demo(args) => cmd::demo::run(args, &global),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn init_logging(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}

@@ -1,0 +1,2 @@
+//! `pipeline`: the image data pipeline (not yet written).
+#![warn(missing_docs)]

@@ -1,0 +1,1 @@
+//! `analysis` (not yet written).

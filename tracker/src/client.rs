@@ -1,0 +1,1 @@
+//! `client` (not yet written).

@@ -1,0 +1,1 @@
+//! `entities` (not yet written).

@@ -1,0 +1,1 @@
+//! `plot` (not yet written).

@@ -1,0 +1,1 @@
+//! `query` (not yet written).

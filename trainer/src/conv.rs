@@ -1,0 +1,1 @@
+//! Convolution with a fast backward pass (not yet written).
