@@ -1,2 +1,61 @@
-//! `pipeline`: the image data pipeline (not yet written).
+//! `pipeline`: gapwatch's image data pipeline.
+//!
+//! It turns images on disk (IDX files, an ImageFolder tree, a CSV/TSV manifest) into Arrow
+//! [`RecordBatch`](arrow::array::RecordBatch)es of normalized `f32` images, with the
+//! augmentations that fight overfitting on the training split and only deterministic
+//! transforms on validation and test, fast and reproducibly.
+//!
+//! # Data flow
+//!
+//! ```text
+//!  Dataset::open(&DataConfig)            Loader (one split + mode, persists across epochs)
+//!  IDX / ImageFolder / manifest ──►  read ──► decode ×N ──► augment+normalize ×N ──► batch ──► RecordBatch
+//!  stratified train/val split        │ (bounded crossbeam channels: backpressure)      │ in order
+//!                                    └── decoded-image cache (epochs ≥ 2 skip decode) ──┘ Running::join → PipelineReport
+//! ```
+//!
+//! # Main types
+//! - [`config::PipelineConfig`] with [`config::DataConfig`] (`[data]`),
+//!   [`config::TransformsConfig`] (`[transforms]`), [`config::LoaderConfig`] (`[loader]`).
+//! - [`Dataset`]: classes, channels, the samples of each [`Split`].
+//! - [`Loader`]: one split in a [`Mode`]; [`Loader::epoch`] returns a [`Running`] iterator of
+//!   batches whose [`Running::join`] gives a [`PipelineReport`] (per-stage counters, skips).
+//! - [`batch::schema`] defines the batch schema once; [`batch::image_shape`] reads `[C, H, W]` back.
+//!
+//! # Example
+//!
+//! ```
+//! use pipeline::{Dataset, Loader, Split, config::PipelineConfig};
+//!
+//! # fn main() -> pipeline::Result<()> {
+//! let mut config = PipelineConfig::default();
+//! config.data.path = concat!(env!("CARGO_MANIFEST_DIR"), "/../data/fashion-mnist-mini").into();
+//! config.data.limit = Some(100);
+//! config.loader.batch_size = 32;
+//! let dataset = Dataset::open(&config.data)?;
+//! let loader = Loader::train(&dataset, &config)?;
+//! assert_eq!(loader.shape(), [1, 28, 28]);
+//! let mut running = loader.epoch(0)?;
+//! let first = running.next().expect("a batch")?;
+//! assert_eq!(first.num_rows(), 32);
+//! assert_eq!(pipeline::batch::image_shape(&first.schema())?, [1, 28, 28]);
+//! let report = running.join()?; // stops the remaining stages
+//! assert_eq!(report.skipped_total(), 0);
+//! # Ok(()) }
+//! ```
 #![warn(missing_docs)]
+
+pub mod augment;
+pub mod batch;
+pub mod config;
+pub mod decode;
+pub mod error;
+pub mod preview;
+pub mod runtime;
+pub mod source;
+pub mod stats;
+pub mod transform;
+
+pub use error::{Error, Result};
+pub use runtime::{Loader, Mode, PipelineReport, Running, StageReport};
+pub use source::{Dataset, Sample, Split};

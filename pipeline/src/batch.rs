@@ -1,0 +1,200 @@
+//! Arrow batches: the schema (defined once here), batch assembly, reading the image shape back,
+//! and the digest of batch bytes used for reproducibility checks.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arrow::array::{Array, FixedSizeListArray, Float32Array, Int32Array, RecordBatch, UInt64Array};
+use arrow::buffer::ScalarBuffer;
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+
+/// Column of the images: FixedSizeList<Float32> of C·H·W values, CHW order.
+pub const IMAGE_COLUMN: &str = "image";
+/// Column of the labels: Int32 class index.
+pub const LABEL_COLUMN: &str = "label";
+/// Column of the sample ids: UInt64, unique in the data set.
+pub const SAMPLE_ID_COLUMN: &str = "sample_id";
+/// Field-metadata key of the image shape, written as JSON `[C, H, W]`.
+pub const SHAPE_METADATA_KEY: &str = "gapwatch.shape";
+
+/// The batch schema for images of `shape = [C, H, W]`.
+pub fn schema(shape: [usize; 3]) -> SchemaRef {
+    let len = shape.iter().product::<usize>() as i32;
+    let item = Arc::new(Field::new("item", DataType::Float32, false));
+    let metadata = HashMap::from([
+        (
+            SHAPE_METADATA_KEY.to_string(),
+            format!("[{},{},{}]", shape[0], shape[1], shape[2]),
+        ),
+        ("gapwatch.layout".to_string(), "CHW".to_string()),
+    ]);
+    Arc::new(Schema::new(vec![
+        Field::new(IMAGE_COLUMN, DataType::FixedSizeList(item, len), false).with_metadata(metadata),
+        Field::new(LABEL_COLUMN, DataType::Int32, false),
+        Field::new(SAMPLE_ID_COLUMN, DataType::UInt64, false),
+    ]))
+}
+
+/// Reads `[C, H, W]` back from the `image` field's metadata (checked against the list size).
+pub fn image_shape_of_field(field: &Field) -> Result<[usize; 3]> {
+    let bad = |m: String| Error::Config {
+        key: format!("schema field `{}`", field.name()),
+        message: m,
+    };
+    let text = field
+        .metadata()
+        .get(SHAPE_METADATA_KEY)
+        .ok_or_else(|| bad(format!("no `{SHAPE_METADATA_KEY}` metadata")))?;
+    let dims: Vec<usize> =
+        serde_json::from_str(text).map_err(|e| bad(format!("shape `{text}`: {e}")))?;
+    let shape: [usize; 3] = dims
+        .try_into()
+        .map_err(|d: Vec<usize>| bad(format!("shape has {} dims, expected 3", d.len())))?;
+    if let DataType::FixedSizeList(_, len) = field.data_type()
+        && *len as usize != shape.iter().product::<usize>()
+    {
+        return Err(bad(format!(
+            "shape {shape:?} does not match list size {len}"
+        )));
+    }
+    Ok(shape)
+}
+
+/// Reads `[C, H, W]` from the `image` field of `schema`.
+pub fn image_shape(schema: &Schema) -> Result<[usize; 3]> {
+    let field = schema.field_with_name(IMAGE_COLUMN).map_err(Error::Arrow)?;
+    image_shape_of_field(field)
+}
+
+/// Builds one batch from `n` samples: `images` holds n·C·H·W floats (moved, not copied).
+pub fn build(
+    schema: &SchemaRef,
+    images: Vec<f32>,
+    labels: Vec<i32>,
+    ids: Vec<u64>,
+) -> Result<RecordBatch> {
+    let DataType::FixedSizeList(item, len) = schema.field(0).data_type().clone() else {
+        return Err(Error::config(
+            "schema",
+            "first field is not a FixedSizeList",
+        ));
+    };
+    let values = Float32Array::new(ScalarBuffer::from(images), None);
+    let list = FixedSizeListArray::try_new(item, len, Arc::new(values), None)?;
+    Ok(RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(list),
+            Arc::new(Int32Array::from(labels)),
+            Arc::new(UInt64Array::from(ids)),
+        ],
+    )?)
+}
+
+/// The image values of a batch as one flat `[N·C·H·W]` slice (no copy).
+pub fn image_values(batch: &RecordBatch) -> Result<&[f32]> {
+    let list = batch
+        .column_by_name(IMAGE_COLUMN)
+        .and_then(|c| c.as_any().downcast_ref::<FixedSizeListArray>())
+        .ok_or_else(|| Error::config("batch", "no FixedSizeList `image` column"))?;
+    let values = list
+        .values()
+        .as_any()
+        .downcast_ref::<Float32Array>()
+        .ok_or_else(|| Error::config("batch", "`image` values are not Float32"))?;
+    let offset = list.offset() * list.value_length() as usize;
+    Ok(&values.values()[offset..offset + list.len() * list.value_length() as usize])
+}
+
+/// Labels of a batch.
+pub fn labels(batch: &RecordBatch) -> Result<&[i32]> {
+    batch
+        .column_by_name(LABEL_COLUMN)
+        .and_then(|c| c.as_any().downcast_ref::<Int32Array>())
+        .map(|a| &a.values()[..])
+        .ok_or_else(|| Error::config("batch", "no Int32 `label` column"))
+}
+
+/// Sample ids of a batch.
+pub fn sample_ids(batch: &RecordBatch) -> Result<&[u64]> {
+    batch
+        .column_by_name(SAMPLE_ID_COLUMN)
+        .and_then(|c| c.as_any().downcast_ref::<UInt64Array>())
+        .map(|a| &a.values()[..])
+        .ok_or_else(|| Error::config("batch", "no UInt64 `sample_id` column"))
+}
+
+/// SHA-256 over the bytes of batches, in order: image floats, labels and ids, little-endian.
+#[derive(Debug, Clone, Default)]
+pub struct BatchDigest {
+    hasher: Sha256,
+    batches: u64,
+}
+
+impl BatchDigest {
+    /// An empty digest.
+    pub fn new() -> BatchDigest {
+        BatchDigest::default()
+    }
+
+    /// Adds one batch.
+    pub fn update(&mut self, batch: &RecordBatch) -> Result<()> {
+        let mut buf = Vec::with_capacity(4096);
+        for chunk in image_values(batch)?.chunks(1024) {
+            buf.clear();
+            buf.extend(chunk.iter().flat_map(|v| v.to_le_bytes()));
+            self.hasher.update(&buf);
+        }
+        for l in labels(batch)? {
+            self.hasher.update(l.to_le_bytes());
+        }
+        for id in sample_ids(batch)? {
+            self.hasher.update(id.to_le_bytes());
+        }
+        self.batches += 1;
+        Ok(())
+    }
+
+    /// The hex digest.
+    pub fn finish(self) -> String {
+        self.hasher
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shape_round_trips_through_schema_and_batch_values_are_moved_in() {
+        let s = schema([3, 2, 4]);
+        assert_eq!(image_shape(&s).unwrap(), [3, 2, 4]);
+        let images: Vec<f32> = (0..48).map(|i| i as f32).collect();
+        let b = build(&s, images.clone(), vec![1, 2], vec![10, 11]).unwrap();
+        assert_eq!(b.num_rows(), 2);
+        assert_eq!(image_values(&b).unwrap(), &images[..]);
+        assert_eq!(image_values(&b.slice(1, 1)).unwrap(), &images[24..]);
+        assert_eq!(labels(&b).unwrap(), &[1, 2]);
+        assert_eq!(sample_ids(&b).unwrap(), &[10, 11]);
+    }
+
+    #[test]
+    fn digest_changes_with_any_byte() {
+        let s = schema([1, 1, 2]);
+        let d = |v: f32| {
+            let mut d = BatchDigest::new();
+            d.update(&build(&s, vec![0.0, v], vec![0], vec![0]).unwrap())
+                .unwrap();
+            d.finish()
+        };
+        assert_eq!(d(1.0), d(1.0));
+        assert_ne!(d(1.0), d(1.5));
+    }
+}

@@ -1,0 +1,174 @@
+//! The staged runtime on the bundled IDX data: order, determinism, coverage, shutdown.
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use pipeline::batch::{self, BatchDigest};
+use pipeline::config::{Augment, Normalize, PipelineConfig};
+use pipeline::{Dataset, Loader, Split};
+use proptest::prelude::*;
+
+fn bundled(limit: usize) -> PipelineConfig {
+    let mut c = PipelineConfig::default();
+    c.data.path = concat!(env!("CARGO_MANIFEST_DIR"), "/../data/fashion-mnist-mini").into();
+    c.data.limit = Some(limit);
+    c.transforms.normalize = Normalize::Given {
+        mean: vec![0.5],
+        std: vec![0.5],
+    };
+    c
+}
+
+fn digest_of(loader: &Loader, epoch: u64) -> (String, Vec<u64>) {
+    let mut d = BatchDigest::new();
+    let mut ids = Vec::new();
+    let mut running = loader.epoch(epoch).unwrap();
+    for b in running.by_ref() {
+        let b = b.unwrap();
+        d.update(&b).unwrap();
+        ids.extend_from_slice(batch::sample_ids(&b).unwrap());
+    }
+    running.join().unwrap();
+    (d.finish(), ids)
+}
+
+#[test]
+fn same_seed_gives_identical_batches_with_1_and_4_workers() {
+    let mut c = bundled(600);
+    c.loader.batch_size = 50;
+    let ds = Dataset::open(&c.data).unwrap();
+    c.loader.decode_workers = 1;
+    c.loader.augment_workers = 1;
+    let one = digest_of(&Loader::train(&ds, &c).unwrap(), 3);
+    c.loader.decode_workers = 4;
+    c.loader.augment_workers = 4;
+    c.loader.channel_capacity = 3;
+    let four = digest_of(&Loader::train(&ds, &c).unwrap(), 3);
+    assert_eq!(one, four);
+    // Another epoch shuffles and augments differently; another seed too.
+    let loader = Loader::train(&ds, &c).unwrap();
+    assert_ne!(digest_of(&loader, 4).0, one.0);
+    c.seed += 1;
+    assert_ne!(digest_of(&Loader::train(&ds, &c).unwrap(), 3).0, one.0);
+}
+
+#[test]
+fn cached_epoch_equals_uncached_epoch() {
+    let mut c = bundled(300);
+    let ds = Dataset::open(&c.data).unwrap();
+    let cached = Loader::train(&ds, &c).unwrap();
+    let first = digest_of(&cached, 0);
+    let again = digest_of(&cached, 0); // served from the decoded cache
+    c.loader.cache_mb = 0;
+    let uncached = digest_of(&Loader::train(&ds, &c).unwrap(), 0);
+    assert_eq!(first, again);
+    assert_eq!(first, uncached);
+}
+
+#[test]
+fn eval_loaders_are_deterministic_and_in_source_order() {
+    let c = bundled(500);
+    let ds = Dataset::open(&c.data).unwrap();
+    let val = Loader::eval(&ds, Split::Val, &c).unwrap();
+    let (d0, ids0) = digest_of(&val, 0);
+    let (d1, ids1) = digest_of(&val, 7);
+    assert_eq!((d0, &ids0), (d1, &ids1));
+    let expected: Vec<u64> = ds.samples(Split::Val).iter().map(|s| s.id).collect();
+    assert_eq!(ids0, expected);
+    let test = Loader::eval(&ds, Split::Test, &c).unwrap();
+    assert_eq!(test.len(), ds.len(Split::Test));
+    // The training subset: fixed samples, all from the training split.
+    let sub = Loader::train_subset(&ds, val.len(), &c).unwrap();
+    assert_eq!(sub.len(), val.len());
+    let train_ids: HashSet<u64> = ds.samples(Split::Train).iter().map(|s| s.id).collect();
+    let (_, a) = digest_of(&sub, 0);
+    let (_, b) = digest_of(&sub, 1);
+    assert_eq!(a, b);
+    assert!(a.iter().all(|id| train_ids.contains(id)));
+}
+
+#[test]
+fn dropping_the_consumer_stops_every_stage_promptly() {
+    let mut c = bundled(2000);
+    c.loader.batch_size = 8;
+    c.loader.channel_capacity = 2;
+    let ds = Dataset::open(&c.data).unwrap();
+    let loader = Loader::train(&ds, &c).unwrap();
+    let threads_before = thread_count();
+    let mut running = loader.epoch(0).unwrap();
+    let first = running.next().unwrap().unwrap();
+    assert_eq!(first.num_rows(), 8);
+    let t = Instant::now();
+    drop(running);
+    assert!(
+        t.elapsed() < Duration::from_secs(2),
+        "drop took {:?}",
+        t.elapsed()
+    );
+    if let (Some(before), Some(after)) = (threads_before, thread_count()) {
+        assert!(
+            after <= before,
+            "threads leaked: {before} before, {after} after"
+        );
+    }
+    // join after a partial read also returns promptly with a report.
+    let mut running = loader.epoch(1).unwrap();
+    running.next().unwrap().unwrap();
+    let report = running.join().unwrap();
+    assert!(report.samples < 2000);
+}
+
+fn thread_count() -> Option<usize> {
+    std::fs::read_dir("/proc/self/task").ok().map(|d| d.count())
+}
+
+#[test]
+fn augment_none_and_standard_presets_differ_on_training_only() {
+    let mut c = bundled(200);
+    let ds = Dataset::open(&c.data).unwrap();
+    c.transforms.augment = Augment::None;
+    let plain_train = digest_of(&Loader::train(&ds, &c).unwrap(), 0);
+    let plain_val = digest_of(&Loader::eval(&ds, Split::Val, &c).unwrap(), 0);
+    c.transforms.augment = Augment::Standard;
+    let aug_train = digest_of(&Loader::train(&ds, &c).unwrap(), 0);
+    let aug_val = digest_of(&Loader::eval(&ds, Split::Val, &c).unwrap(), 0);
+    assert_eq!(plain_train.1, aug_train.1, "same shuffle");
+    assert_ne!(plain_train.0, aug_train.0, "standard augments");
+    assert_eq!(plain_val, aug_val, "validation is never augmented");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(8))]
+
+    #[test]
+    fn every_sample_of_an_epoch_appears_exactly_once(
+        limit in 1..300usize, batch_size in 1..70usize, workers in 1..4usize, epoch in 0..5u64, drop_last in any::<bool>(),
+    ) {
+        let mut c = bundled(limit);
+        c.loader.batch_size = batch_size;
+        c.loader.decode_workers = workers;
+        c.loader.augment_workers = workers;
+        c.loader.drop_last = drop_last;
+        let ds = Dataset::open(&c.data).unwrap();
+        let loader = Loader::train(&ds, &c).unwrap();
+        let mut running = loader.epoch(epoch).unwrap();
+        let mut ids = Vec::new();
+        for b in running.by_ref() {
+            let b = b.unwrap();
+            prop_assert!(b.num_rows() <= batch_size);
+            if drop_last {
+                prop_assert_eq!(b.num_rows(), batch_size);
+            }
+            ids.extend_from_slice(batch::sample_ids(&b).unwrap());
+        }
+        let report = running.join().unwrap();
+        let n = ds.len(Split::Train);
+        let expected = if drop_last { n / batch_size * batch_size } else { n };
+        prop_assert_eq!(ids.len(), expected);
+        prop_assert_eq!(report.samples as usize, expected);
+        let unique: HashSet<u64> = ids.iter().copied().collect();
+        prop_assert_eq!(unique.len(), ids.len());
+        let all: HashSet<u64> = ds.samples(Split::Train).iter().map(|s| s.id).collect();
+        prop_assert!(unique.is_subset(&all));
+    }
+}
