@@ -1,1 +1,0 @@
-//! `client` (not yet written).

@@ -1,1 +1,0 @@
-//! `store` (not yet written).

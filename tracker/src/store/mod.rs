@@ -1,0 +1,756 @@
+//! The run store: one SQLite file (WAL, foreign keys, migrations by `PRAGMA user_version`).
+//!
+//! [`Store`] is cheap to clone and usable from many threads. Every write goes to one writer
+//! thread that groups concurrent writes into one transaction and answers each caller only after
+//! the commit (see `writer`), so what a caller was told is stored survives a `kill -9` of the
+//! process (WAL with `synchronous=NORMAL`: a commit is in the WAL file before it is
+//! acknowledged; only an OS crash or power loss could lose the last commits). Reads run on a
+//! small pool of read connections, in a snapshot transaction each, and never wait for writes.
+//!
+//! # Artifacts
+//! Each run gets an artifact directory `<artifact root>/<experiment id>/<run id>/artifacts`
+//! ([`Store::run_artifact_dir`]); the artifact root defaults to `<db stem>-artifacts` beside the
+//! database file. The run's `artifact_uri` names that directory:
+//! `file:///<artifact root>/<exp>/<run>/artifacts` for an embedded store
+//! ([`ArtifactUris::File`], the default), `mlflow-artifacts:/<exp>/<run>/artifacts` when the
+//! store is served by the daemon ([`ArtifactUris::Served`]), which serves the same directory.
+//!
+//! ```
+//! use tracker::entities::{Metric, Param};
+//! use tracker::store::{CreateRun, Store};
+//! let dir = tempfile::tempdir().unwrap();
+//! let store = Store::open(dir.path().join("runs.db")).unwrap();
+//! let exp = store.get_or_create_experiment("mnist").unwrap();
+//! let run = store.create_run(CreateRun { experiment_id: exp, ..CreateRun::default() }).unwrap();
+//! let id = &run.info.run_id;
+//! store.log_param(id, &Param { key: "lr".into(), value: "0.001".into() }).unwrap();
+//! store.log_metric(id, &Metric { key: "val_loss".into(), value: 0.5, timestamp: 1, step: 0 }).unwrap();
+//! assert_eq!(store.get_run(id).unwrap().data.metric("val_loss"), Some(0.5));
+//! ```
+
+mod read;
+mod schema;
+pub mod validate;
+mod write;
+mod writer;
+
+use std::path::{Component, Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use rusqlite::{Connection, OpenFlags};
+
+use crate::entities::{
+    Experiment, ExperimentTag, Metric, Param, Run, RunInfo, RunStatus, RunTag, ViewType,
+};
+use crate::error::{Error, Result};
+
+pub use schema::SCHEMA_VERSION;
+
+/// How many read connections are kept open between reads.
+const MAX_IDLE_READERS: usize = 8;
+/// How long a connection waits for a lock before giving up, in milliseconds.
+const BUSY_TIMEOUT_MS: u64 = 10_000;
+
+/// How run `artifact_uri`s are written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ArtifactUris {
+    /// `file:///<artifact root>/<exp>/<run>/artifacts`: clients write the directory directly.
+    #[default]
+    File,
+    /// `mlflow-artifacts:/<exp>/<run>/artifacts`: clients upload through the daemon.
+    Served,
+}
+
+/// Options of [`Store::open_with`].
+#[derive(Debug, Clone, Default)]
+pub struct StoreOptions {
+    /// Root of the run artifact directories; `None`: `<db stem>-artifacts` beside the database.
+    pub artifact_root: Option<PathBuf>,
+    /// How new runs' `artifact_uri`s are written.
+    pub artifact_uris: ArtifactUris,
+}
+
+/// What [`Store::create_run`] needs.
+#[derive(Debug, Clone, Default)]
+pub struct CreateRun {
+    /// The experiment (`"0"`: `Default`).
+    pub experiment_id: String,
+    /// Display name; `None` or empty: the `mlflow.runName` tag if given, else a generated name.
+    pub run_name: Option<String>,
+    /// Who runs it.
+    pub user_id: String,
+    /// Start time, ms since the Unix epoch; `None`: now.
+    pub start_time: Option<i64>,
+    /// Initial tags (`mlflow.user`, `mlflow.source.name`, ...).
+    pub tags: Vec<RunTag>,
+}
+
+/// What [`Store::search_runs`] needs.
+#[derive(Debug, Clone)]
+pub struct SearchRuns {
+    /// Experiments to search (ids as strings).
+    pub experiment_ids: Vec<String>,
+    /// An MLflow filter (see [`crate::query`]); empty: every run.
+    pub filter: String,
+    /// Order-by clauses, e.g. `metrics.val_loss ASC`; the tiebreak is `start_time DESC, run_id`.
+    pub order_by: Vec<String>,
+    /// Page size, 1..=50000.
+    pub max_results: i64,
+    /// A `next_page_token` from the previous page.
+    pub page_token: Option<String>,
+    /// Active, deleted or all runs.
+    pub view_type: ViewType,
+}
+
+impl Default for SearchRuns {
+    fn default() -> Self {
+        SearchRuns {
+            experiment_ids: Vec::new(),
+            filter: String::new(),
+            order_by: Vec::new(),
+            max_results: validate::SEARCH_MAX_RESULTS_DEFAULT,
+            page_token: None,
+            view_type: ViewType::ActiveOnly,
+        }
+    }
+}
+
+/// What [`Store::search_experiments`] needs.
+#[derive(Debug, Clone)]
+pub struct SearchExperiments {
+    /// A filter over `name`, `creation_time`, `last_update_time`, `tags.<key>`; empty: all.
+    pub filter: String,
+    /// Order-by clauses over the same attributes; default `experiment_id ASC`.
+    pub order_by: Vec<String>,
+    /// Page size, 1..=50000.
+    pub max_results: i64,
+    /// A `next_page_token` from the previous page.
+    pub page_token: Option<String>,
+    /// Active, deleted or all experiments.
+    pub view_type: ViewType,
+}
+
+impl Default for SearchExperiments {
+    fn default() -> Self {
+        SearchExperiments {
+            filter: String::new(),
+            order_by: Vec::new(),
+            max_results: validate::SEARCH_MAX_RESULTS_DEFAULT,
+            page_token: None,
+            view_type: ViewType::ActiveOnly,
+        }
+    }
+}
+
+/// One metric point together with its run, for bulk reads of a whole experiment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunMetric {
+    /// The run.
+    pub run_id: String,
+    /// The point.
+    pub metric: Metric,
+}
+
+/// The run store. Cheap to clone; every clone uses the same writer thread and database.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    artifact_root: PathBuf,
+    artifact_uris: ArtifactUris,
+    readers: Mutex<Vec<Connection>>,
+    writer: writer::Writer,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("path", &self.inner.path)
+            .field("artifact_root", &self.inner.artifact_root)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) the store at `path`, with default [`StoreOptions`].
+    ///
+    /// # Errors
+    /// The file cannot be opened or created, is not a SQLite database, or has a schema newer
+    /// than this build.
+    pub fn open(path: impl AsRef<Path>) -> Result<Store> {
+        Store::open_with(path, StoreOptions::default())
+    }
+
+    /// Opens (creating if needed) the store at `path`: creates the parent directory, sets WAL
+    /// mode, applies the migrations, ensures the `Default` experiment (id 0) and starts the
+    /// writer thread.
+    ///
+    /// # Errors
+    /// As [`Store::open`].
+    pub fn open_with(path: impl AsRef<Path>, options: StoreOptions) -> Result<Store> {
+        let path = path.as_ref().to_path_buf();
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|source| Error::Io {
+                path: parent.to_path_buf(),
+                source,
+            })?;
+        }
+        let artifact_root = match options.artifact_root {
+            Some(root) => root,
+            None => default_artifact_root(&path),
+        };
+        let artifact_root = absolute(&artifact_root)?;
+        let sql = |context: &str| {
+            let path = path.clone();
+            let context = context.to_string();
+            move |source| Error::Sqlite {
+                context,
+                path,
+                source,
+            }
+        };
+        let mut conn = Connection::open(&path).map_err(sql("opening the database"))?;
+        configure(&conn).map_err(sql("configuring the database"))?;
+        let found = schema::migrate(&mut conn).map_err(sql("migrating the schema"))?;
+        if found > SCHEMA_VERSION {
+            return Err(Error::invalid(format!(
+                "{} has schema version {found}, newer than this build's {SCHEMA_VERSION}",
+                path.display()
+            )));
+        }
+        let store_uris = options.artifact_uris;
+        write::ensure_default_experiment(
+            &conn,
+            &experiment_artifact_location(
+                store_uris,
+                &artifact_root,
+                crate::entities::DEFAULT_EXPERIMENT_ID,
+            ),
+        )
+        .map_err(sql("creating the Default experiment"))?;
+        tracing::debug!(path = %path.display(), schema_from = found, "store opened");
+        let writer = writer::Writer::start(conn, path.clone())?;
+        Ok(Store {
+            inner: Arc::new(Inner {
+                path,
+                artifact_root,
+                artifact_uris: store_uris,
+                readers: Mutex::new(Vec::new()),
+                writer,
+            }),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// The root of the run artifact directories (absolute).
+    pub fn artifact_root(&self) -> &Path {
+        &self.inner.artifact_root
+    }
+
+    // ----- experiments -----
+
+    /// Creates an experiment and returns its id. `artifact_location` defaults to the
+    /// experiment's directory under the artifact root.
+    ///
+    /// # Errors
+    /// `RESOURCE_ALREADY_EXISTS` if the name is taken (even by a deleted experiment);
+    /// `INVALID_PARAMETER_VALUE` for an empty or over-long name or a bad tag key.
+    pub fn create_experiment(
+        &self,
+        name: &str,
+        artifact_location: Option<&str>,
+        tags: &[ExperimentTag],
+    ) -> Result<String> {
+        validate::validate_experiment_name(name)?;
+        for tag in tags {
+            validate::validate_key("experiment tag", &tag.key)?;
+        }
+        let name = name.to_string();
+        let location = artifact_location
+            .filter(|l| !l.is_empty())
+            .map(str::to_string);
+        let tags = tags.to_vec();
+        let (uris, root) = (self.inner.artifact_uris, self.inner.artifact_root.clone());
+        let path = self.inner.path.clone();
+        self.inner.writer.write(move |conn| {
+            write::create_experiment(conn, &path, &name, location, &tags, |id| {
+                experiment_artifact_location(uris, &root, id)
+            })
+        })
+    }
+
+    /// The experiment with this id (active or deleted).
+    ///
+    /// # Errors
+    /// `RESOURCE_DOES_NOT_EXIST` if there is none.
+    pub fn get_experiment(&self, experiment_id: &str) -> Result<Experiment> {
+        self.read(|conn, path| read::experiment_by_id(conn, path, experiment_id))
+    }
+
+    /// The experiment with this name, or `None`.
+    pub fn get_experiment_by_name(&self, name: &str) -> Result<Option<Experiment>> {
+        self.read(|conn, path| read::experiment_by_name(conn, path, name))
+    }
+
+    /// The id of the experiment named `name`, created if missing (safe against a concurrent
+    /// creation of the same name).
+    pub fn get_or_create_experiment(&self, name: &str) -> Result<String> {
+        if let Some(experiment) = self.get_experiment_by_name(name)? {
+            return Ok(experiment.experiment_id);
+        }
+        match self.create_experiment(name, None, &[]) {
+            Err(Error::ExperimentExists { .. }) => self
+                .get_experiment_by_name(name)?
+                .map(|e| e.experiment_id)
+                .ok_or_else(|| Error::ExperimentNameNotFound {
+                    name: name.to_string(),
+                }),
+            other => other,
+        }
+    }
+
+    /// One page of experiments matching `search`, and the token of the next page if any.
+    ///
+    /// # Errors
+    /// `INVALID_PARAMETER_VALUE` for a bad filter, order, `max_results` or page token.
+    pub fn search_experiments(
+        &self,
+        search: &SearchExperiments,
+    ) -> Result<(Vec<Experiment>, Option<String>)> {
+        validate::validate_max_results(search.max_results)?;
+        let filter =
+            crate::query::Filter::parse_for(&search.filter, crate::query::Target::Experiments)?;
+        let order = search
+            .order_by
+            .iter()
+            .map(|o| crate::query::OrderBy::parse_for(o, crate::query::Target::Experiments))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let offset = read::decode_page_token(search.page_token.as_deref())?;
+        self.read(|conn, path| {
+            read::search_experiments(conn, path, &filter, &order, search, offset)
+        })
+    }
+
+    // ----- runs -----
+
+    /// Creates a run (status RUNNING) in an active experiment and returns it. The run's name
+    /// is also stored as the tag `mlflow.runName`.
+    ///
+    /// # Errors
+    /// `RESOURCE_DOES_NOT_EXIST` for an unknown experiment; `INVALID_PARAMETER_VALUE` for a
+    /// deleted experiment or a bad tag key.
+    pub fn create_run(&self, request: CreateRun) -> Result<Run> {
+        let (_, tags) = validate::prepare_batch(&[], &[], &request.tags)?;
+        let request = CreateRun { tags, ..request };
+        let run_id = format!("{:032x}", rand::random::<u128>());
+        let (uris, root) = (self.inner.artifact_uris, self.inner.artifact_root.clone());
+        let path = self.inner.path.clone();
+        let id = run_id.clone();
+        self.inner.writer.write(move |conn| {
+            write::create_run(conn, &path, &id, &request, |exp| {
+                run_artifact_uri(uris, &root, exp, &id)
+            })
+        })?;
+        self.get_run(&run_id)
+    }
+
+    /// The run with its latest metric per key, params and tags (active or deleted).
+    ///
+    /// # Errors
+    /// `RESOURCE_DOES_NOT_EXIST` if there is none.
+    pub fn get_run(&self, run_id: &str) -> Result<Run> {
+        self.read(|conn, path| {
+            let mut runs =
+                read::runs_with_data(conn, path, vec![read::run_info(conn, path, run_id)?])?;
+            runs.pop().ok_or_else(|| Error::RunNotFound {
+                run_id: run_id.to_string(),
+            })
+        })
+    }
+
+    /// Updates a run's status, end time and name (each only when given); a new name is also
+    /// written to the `mlflow.runName` tag. Returns the updated info.
+    ///
+    /// # Errors
+    /// `RESOURCE_DOES_NOT_EXIST` for an unknown run, `INVALID_PARAMETER_VALUE` for a deleted one.
+    pub fn update_run(
+        &self,
+        run_id: &str,
+        status: Option<RunStatus>,
+        end_time: Option<i64>,
+        run_name: Option<&str>,
+    ) -> Result<RunInfo> {
+        let (id, name, path) = (
+            run_id.to_string(),
+            run_name.map(str::to_string),
+            self.inner.path.clone(),
+        );
+        self.inner.writer.write(move |conn| {
+            write::update_run(conn, &path, &id, status, end_time, name.as_deref())
+        })?;
+        self.read(|conn, path| read::run_info(conn, path, run_id))
+    }
+
+    /// Marks a run deleted (its data stays; [`Store::restore_run`] undoes it).
+    ///
+    /// # Errors
+    /// `RESOURCE_DOES_NOT_EXIST` for an unknown run.
+    pub fn delete_run(&self, run_id: &str) -> Result<()> {
+        self.set_lifecycle(run_id, crate::entities::LIFECYCLE_DELETED)
+    }
+
+    /// Marks a deleted run active again.
+    ///
+    /// # Errors
+    /// `RESOURCE_DOES_NOT_EXIST` for an unknown run.
+    pub fn restore_run(&self, run_id: &str) -> Result<()> {
+        self.set_lifecycle(run_id, crate::entities::LIFECYCLE_ACTIVE)
+    }
+
+    fn set_lifecycle(&self, run_id: &str, stage: &'static str) -> Result<()> {
+        let (id, path) = (run_id.to_string(), self.inner.path.clone());
+        self.inner
+            .writer
+            .write(move |conn| write::set_lifecycle(conn, &path, &id, stage))
+    }
+
+    /// Logs metrics, params and tags to an active run, all or nothing, in one transaction.
+    /// Keys follow MLflow's rules; param values over 6000 and tag values over 8000 characters
+    /// are truncated; an exact duplicate metric point is stored once; NaN and ±inf are kept.
+    /// The batch-size limits (1000 metrics, 100 params, 100 tags) are the daemon's, not the
+    /// store's.
+    ///
+    /// # Errors
+    /// `RESOURCE_DOES_NOT_EXIST` for an unknown run; `INVALID_PARAMETER_VALUE` for a deleted
+    /// run, a bad key, or a param already logged with another value (listing every conflict).
+    pub fn log_batch(
+        &self,
+        run_id: &str,
+        metrics: &[Metric],
+        params: &[Param],
+        tags: &[RunTag],
+    ) -> Result<()> {
+        let (params, tags) = validate::prepare_batch(metrics, params, tags)?;
+        let (id, metrics, path) = (
+            run_id.to_string(),
+            metrics.to_vec(),
+            self.inner.path.clone(),
+        );
+        self.inner
+            .writer
+            .write(move |conn| write::log_batch(conn, &path, &id, &metrics, &params, &tags))
+    }
+
+    /// Logs one metric point (see [`Store::log_batch`]).
+    ///
+    /// # Errors
+    /// As [`Store::log_batch`].
+    pub fn log_metric(&self, run_id: &str, metric: &Metric) -> Result<()> {
+        self.log_batch(run_id, std::slice::from_ref(metric), &[], &[])
+    }
+
+    /// Logs one param (see [`Store::log_batch`]): the same value again is fine, another is not.
+    ///
+    /// # Errors
+    /// As [`Store::log_batch`].
+    pub fn log_param(&self, run_id: &str, param: &Param) -> Result<()> {
+        self.log_batch(run_id, &[], std::slice::from_ref(param), &[])
+    }
+
+    /// Sets (or overwrites) one tag (see [`Store::log_batch`]). Setting `mlflow.runName` also
+    /// renames the run.
+    ///
+    /// # Errors
+    /// As [`Store::log_batch`].
+    pub fn set_tag(&self, run_id: &str, tag: &RunTag) -> Result<()> {
+        self.log_batch(run_id, &[], &[], std::slice::from_ref(tag))
+    }
+
+    /// Deletes one tag of an active run.
+    ///
+    /// # Errors
+    /// `RESOURCE_DOES_NOT_EXIST` for an unknown run or a tag that is not set;
+    /// `INVALID_PARAMETER_VALUE` for a deleted run.
+    pub fn delete_tag(&self, run_id: &str, key: &str) -> Result<()> {
+        let (id, key, path) = (run_id.to_string(), key.to_string(), self.inner.path.clone());
+        self.inner
+            .writer
+            .write(move |conn| write::delete_tag(conn, &path, &id, &key))
+    }
+
+    /// One page of the runs of `search.experiment_ids` that match the filter, in order, and the
+    /// token of the next page if any. Each run carries its latest metrics, params and tags.
+    ///
+    /// # Errors
+    /// `INVALID_PARAMETER_VALUE` for a bad filter (naming position and token), order,
+    /// `max_results`, experiment id or page token.
+    pub fn search_runs(&self, search: &SearchRuns) -> Result<(Vec<Run>, Option<String>)> {
+        validate::validate_max_results(search.max_results)?;
+        let filter = crate::query::Filter::parse(&search.filter)?;
+        let order = search
+            .order_by
+            .iter()
+            .map(|o| crate::query::OrderBy::parse(o))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let offset = read::decode_page_token(search.page_token.as_deref())?;
+        let experiment_ids = read::parse_experiment_ids(&search.experiment_ids)?;
+        let compiled = crate::query::compile_runs(&filter, &order);
+        self.read(|conn, path| {
+            let (infos, more) = read::search_run_infos(
+                conn,
+                path,
+                &experiment_ids,
+                search.view_type,
+                &compiled,
+                Some((search.max_results, offset)),
+            )?;
+            let runs = read::runs_with_data(conn, path, infos)?;
+            let next = more.then(|| read::encode_page_token(offset + search.max_results));
+            Ok((runs, next))
+        })
+    }
+
+    /// Every run of an experiment (with latest metrics, params and tags), newest first.
+    ///
+    /// # Errors
+    /// `RESOURCE_DOES_NOT_EXIST` for an unknown experiment.
+    pub fn experiment_runs(&self, experiment_id: &str, view_type: ViewType) -> Result<Vec<Run>> {
+        let experiment = self.get_experiment(experiment_id)?;
+        let ids = read::parse_experiment_ids(&[experiment.experiment_id])?;
+        let compiled = crate::query::compile_runs(&crate::query::Filter::default(), &[]);
+        self.read(|conn, path| {
+            let (infos, _) = read::search_run_infos(conn, path, &ids, view_type, &compiled, None)?;
+            read::runs_with_data(conn, path, infos)
+        })
+    }
+
+    /// Every metric point of every run of an experiment (in the view), ordered by run id, key,
+    /// step, timestamp: one query, for exports.
+    ///
+    /// # Errors
+    /// `RESOURCE_DOES_NOT_EXIST` for an unknown experiment.
+    pub fn experiment_metrics(
+        &self,
+        experiment_id: &str,
+        view_type: ViewType,
+    ) -> Result<Vec<RunMetric>> {
+        let experiment = self.get_experiment(experiment_id)?;
+        self.read(|conn, path| {
+            read::experiment_metrics(conn, path, &experiment.experiment_id, view_type)
+        })
+    }
+
+    /// Every point of one metric of a run, ordered by step, timestamp, value (empty for a key
+    /// never logged).
+    ///
+    /// # Errors
+    /// `RESOURCE_DOES_NOT_EXIST` for an unknown run.
+    pub fn metric_history(&self, run_id: &str, key: &str) -> Result<Vec<Metric>> {
+        self.read(|conn, path| read::metric_points(conn, path, run_id, Some(key)))
+    }
+
+    /// Every metric point of a run, ordered by key, step, timestamp, value.
+    ///
+    /// # Errors
+    /// `RESOURCE_DOES_NOT_EXIST` for an unknown run.
+    pub fn run_metrics(&self, run_id: &str) -> Result<Vec<Metric>> {
+        self.read(|conn, path| read::metric_points(conn, path, run_id, None))
+    }
+
+    // ----- artifacts -----
+
+    /// The run's artifact directory `<artifact root>/<exp>/<run>/artifacts` (not created).
+    ///
+    /// # Errors
+    /// `RESOURCE_DOES_NOT_EXIST` for an unknown run.
+    pub fn run_artifact_dir(&self, run_id: &str) -> Result<PathBuf> {
+        let info = self.read(|conn, path| read::run_info(conn, path, run_id))?;
+        Ok(artifact_dir(
+            &self.inner.artifact_root,
+            &info.experiment_id,
+            &info.run_id,
+        ))
+    }
+
+    /// Resolves `relative` (a `/`-separated path, possibly empty) inside the run's artifact
+    /// directory, refusing absolute paths, `..`, and anything that resolves (through links)
+    /// outside the directory. The directory itself is created.
+    ///
+    /// # Errors
+    /// `INVALID_PARAMETER_VALUE` for a refused path, `RESOURCE_DOES_NOT_EXIST` for an unknown run.
+    pub fn resolve_artifact_path(&self, run_id: &str, relative: &str) -> Result<PathBuf> {
+        let dir = self.run_artifact_dir(run_id)?;
+        let refused = |reason: &str| Error::ArtifactPath {
+            path: relative.to_string(),
+            reason: reason.to_string(),
+        };
+        let relative_path = Path::new(relative);
+        for component in relative_path.components() {
+            match component {
+                Component::Normal(_) | Component::CurDir => {}
+                Component::ParentDir => return Err(refused("'..' is not allowed")),
+                Component::RootDir | Component::Prefix(_) => {
+                    return Err(refused("absolute paths are not allowed"));
+                }
+            }
+        }
+        std::fs::create_dir_all(&dir).map_err(|source| Error::Io {
+            path: dir.clone(),
+            source,
+        })?;
+        let root = dir.canonicalize().map_err(|source| Error::Io {
+            path: dir.clone(),
+            source,
+        })?;
+        let target = root.join(relative_path);
+        // Walk down the existing part of the path: every existing prefix must stay inside.
+        let mut existing = target.as_path();
+        while !existing.exists() {
+            match existing.parent() {
+                Some(parent) => existing = parent,
+                None => break,
+            }
+        }
+        let resolved = existing.canonicalize().map_err(|source| Error::Io {
+            path: existing.to_path_buf(),
+            source,
+        })?;
+        if !resolved.starts_with(&root) {
+            return Err(refused("the path leaves the run's artifact directory"));
+        }
+        if target
+            .symlink_metadata()
+            .is_ok_and(|m| m.file_type().is_symlink())
+        {
+            let linked = target
+                .canonicalize()
+                .map_err(|_| refused("the path is a dangling link"))?;
+            if !linked.starts_with(&root) {
+                return Err(refused(
+                    "the path links out of the run's artifact directory",
+                ));
+            }
+        }
+        Ok(target)
+    }
+
+    // ----- plumbing -----
+
+    /// Runs `work` on a read connection inside a snapshot (deferred) transaction.
+    fn read<T>(&self, work: impl FnOnce(&Connection, &Path) -> Result<T>) -> Result<T> {
+        let path = &self.inner.path;
+        let sql = |context: &str| {
+            let context = context.to_string();
+            move |source| Error::Sqlite {
+                context,
+                path: path.clone(),
+                source,
+            }
+        };
+        let pooled = self
+            .inner
+            .readers
+            .lock()
+            .ok()
+            .and_then(|mut pool| pool.pop());
+        let conn = match pooled {
+            Some(conn) => conn,
+            None => {
+                let conn = Connection::open_with_flags(
+                    path,
+                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )
+                .map_err(sql("opening a read connection"))?;
+                conn.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS))
+                    .map_err(sql("configuring a read connection"))?;
+                conn
+            }
+        };
+        conn.execute_batch("BEGIN")
+            .map_err(sql("beginning a read"))?;
+        let result = work(&conn, path);
+        let ended = conn.execute_batch("COMMIT");
+        if ended.is_ok() {
+            if let Ok(mut pool) = self.inner.readers.lock() {
+                if pool.len() < MAX_IDLE_READERS {
+                    pool.push(conn);
+                }
+            }
+        }
+        result
+    }
+}
+
+fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS))?;
+    let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |row| row.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        tracing::warn!(mode, "the database could not be switched to WAL mode");
+    }
+    conn.execute_batch("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;")
+}
+
+fn default_artifact_root(db: &Path) -> PathBuf {
+    let stem = db
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    db.with_file_name(format!("{stem}-artifacts"))
+}
+
+fn absolute(path: &Path) -> Result<PathBuf> {
+    std::path::absolute(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+fn artifact_dir(root: &Path, experiment_id: &str, run_id: &str) -> PathBuf {
+    root.join(experiment_id).join(run_id).join("artifacts")
+}
+
+fn file_uri(path: &Path) -> String {
+    format!("file://{}", path.display())
+}
+
+fn experiment_artifact_location(uris: ArtifactUris, root: &Path, experiment_id: &str) -> String {
+    match uris {
+        ArtifactUris::File => file_uri(&root.join(experiment_id)),
+        ArtifactUris::Served => format!("mlflow-artifacts:/{experiment_id}"),
+    }
+}
+
+fn run_artifact_uri(uris: ArtifactUris, root: &Path, experiment_id: &str, run_id: &str) -> String {
+    match uris {
+        ArtifactUris::File => file_uri(&artifact_dir(root, experiment_id, run_id)),
+        ArtifactUris::Served => format!("mlflow-artifacts:/{experiment_id}/{run_id}/artifacts"),
+    }
+}
+
+/// Maps a rusqlite error to [`Error::Sqlite`] with the database path and what was being done.
+pub(crate) fn sql_error(
+    path: &Path,
+    context: &'static str,
+) -> impl FnOnce(rusqlite::Error) -> Error {
+    let path = path.to_path_buf();
+    move |source| Error::Sqlite {
+        context: context.to_string(),
+        path,
+        source,
+    }
+}
+
+/// Now, in ms since the Unix epoch.
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
