@@ -93,6 +93,9 @@ pub enum ValSource {
     Split,
     /// Use the test source (IDX `t10k`, `test/` folder) as validation; there is no test split.
     Test,
+    /// No validation split: every sample of the training source is in training (for measuring
+    /// the pipeline over a whole folder, e.g. `track pipeline --no-val`).
+    None,
 }
 
 /// What to do with a sample that cannot be read or decoded.

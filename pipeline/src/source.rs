@@ -205,6 +205,7 @@ impl Dataset {
             _ => {}
         }
         let (mut train, mut val) = match val_part {
+            _ if config.val_source == ValSource::None => (train_part, Vec::new()),
             Some(val) => (train_part, val),
             None => stratified_split(train_part, config.val_fraction, config.split_seed),
         };
