@@ -1,0 +1,238 @@
+//! The verdict on synthetic curves with known answers: each verdict, onsets placed by
+//! construction, seeded noise, shapes and lengths drawn by proptest.
+
+use proptest::prelude::*;
+use rand::{Rng, SeedableRng, rngs::StdRng};
+use tracker::analysis::{AnalysisConfig, CauseKind, RunRecord, Verdict, analyze};
+
+/// Multiplies every value by `1 + noise·u`, `u` uniform with unit variance, seeded.
+fn noisy(values: Vec<f64>, noise: f64, seed: u64) -> Vec<f64> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let spread = 3f64.sqrt();
+    values
+        .into_iter()
+        .map(|v| v * (1.0 + noise * rng.random_range(-spread..spread)))
+        .collect()
+}
+
+/// A loss that keeps falling: floor + (2 − floor)·e^(−(t−1)/τ), epochs 1..=n.
+fn falling(n: usize, tau: f64, floor: f64) -> Vec<f64> {
+    (1..=n)
+        .map(|t| floor + (2.0 - floor) * (-((t - 1) as f64) / tau).exp())
+        .collect()
+}
+
+/// Validation loss falling to `v_min` at epoch `onset` (1-based), then rising linearly so that
+/// it ends `rise` (relative) above it.
+fn v_shape(n: usize, onset: usize, v_min: f64, rise: f64) -> Vec<f64> {
+    let slope = rise * v_min / (n - onset) as f64;
+    (1..=n)
+        .map(|t| {
+            if t <= onset {
+                let x = (onset - t) as f64 / (onset - 1) as f64;
+                v_min + (1.8 - v_min) * x.powf(1.5)
+            } else {
+                v_min + slope * (t - onset) as f64
+            }
+        })
+        .collect()
+}
+
+fn record(train: &[f64], val: &[f64]) -> RunRecord {
+    let mut run = RunRecord::new("synthetic");
+    run.push_series("train_loss", 1, train);
+    run.push_series("val_loss", 1, val);
+    run
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn overfitting_is_found_with_its_onset(
+        n in 16usize..45,
+        onset_share in 0.2f64..0.6,
+        rise in 0.25f64..1.0,
+        noise in 0.0f64..0.01,
+        seed in any::<u64>(),
+    ) {
+        let onset = ((n as f64 * onset_share) as usize).clamp(4, n - 5);
+        let train = noisy(falling(n, n as f64 / 4.0, 0.05), noise, seed);
+        let val = noisy(v_shape(n, onset, 0.4, rise), noise, seed ^ 1);
+        let analysis = analyze(&record(&train, &val), &AnalysisConfig::default()).unwrap();
+        prop_assert_eq!(analysis.verdict.label(), "overfitting", "{}", analysis.summary);
+        let found = analysis.onset_epoch.unwrap();
+        prop_assert!((found - onset as i64).abs() <= 1, "onset {} found at {}", onset, found);
+        match analysis.verdict {
+            Verdict::Overfitting { val_loss_lost, .. } => prop_assert!(val_loss_lost > 0.0),
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn converged_curves_are_a_good_fit(
+        n in 12usize..45,
+        tau_share in 0.05f64..0.125,
+        gap in 0.0f64..0.3,
+        noise in 0.0f64..0.01,
+        seed in any::<u64>(),
+    ) {
+        let tau = n as f64 * tau_share;
+        let train = noisy(falling(n, tau, 0.2), noise, seed);
+        let val = noisy(falling(n, tau, 0.2).iter().map(|v| v + gap).collect(), noise, seed ^ 1);
+        let analysis = analyze(&record(&train, &val), &AnalysisConfig::default()).unwrap();
+        prop_assert_eq!(analysis.verdict.label(), "good fit", "{}", analysis.summary);
+        prop_assert_eq!(analysis.onset_epoch, None);
+        prop_assert!(analysis.causes.is_empty());
+        let final_gap = analysis.final_loss_gap.unwrap();
+        prop_assert!((final_gap - gap).abs() < 0.1, "gap {} measured {}", gap, final_gap);
+    }
+
+    #[test]
+    fn curves_still_falling_are_underfitting(
+        n in 8usize..45,
+        tau in 15.0f64..50.0,
+        noise in 0.0f64..0.003,
+        seed in any::<u64>(),
+    ) {
+        let train = noisy(falling(n, tau, 0.0), noise, seed);
+        let val = noisy(falling(n, tau, 0.0).iter().map(|v| v * 1.05).collect(), noise, seed ^ 1);
+        let analysis = analyze(&record(&train, &val), &AnalysisConfig::default()).unwrap();
+        prop_assert_eq!(analysis.verdict.label(), "underfitting", "{}", analysis.summary);
+    }
+
+    #[test]
+    fn oscillating_training_loss_is_unstable(
+        n in 8usize..45,
+        amplitude in 0.3f64..1.0,
+        noise in 0.0f64..0.01,
+        seed in any::<u64>(),
+    ) {
+        let train: Vec<f64> = (0..n)
+            .map(|t| 1.5 - 0.01 * t as f64 + if t % 2 == 1 { amplitude } else { 0.0 })
+            .collect();
+        let train = noisy(train, noise, seed);
+        let val = noisy(train.iter().map(|v| v + 0.1).collect(), noise, seed ^ 1);
+        let mut run = record(&train, &val);
+        run.set_param("optim.learning_rate", "0.05");
+        let analysis = analyze(&run, &AnalysisConfig::default()).unwrap();
+        prop_assert_eq!(analysis.verdict.label(), "unstable", "{}", analysis.summary);
+        prop_assert_eq!(analysis.causes[0].kind, CauseKind::LearningRateTooHigh);
+        prop_assert_eq!(analysis.causes[0].config_key.as_str(), "optim.learning_rate");
+    }
+
+    #[test]
+    fn diverging_training_loss_is_unstable(
+        n in 6usize..30,
+        turn in 2usize..5,
+        growth in 1.2f64..3.0,
+    ) {
+        let train: Vec<f64> = (0..n)
+            .map(|t| if t < turn { 1.0 - 0.1 * t as f64 } else { 0.7 * growth.powi((t - turn) as i32 + 1) })
+            .collect();
+        let val: Vec<f64> = train.iter().map(|v| v * 1.1).collect();
+        let analysis = analyze(&record(&train, &val), &AnalysisConfig::default()).unwrap();
+        prop_assert_eq!(analysis.verdict.label(), "unstable", "{}", analysis.summary);
+    }
+
+    #[test]
+    fn short_runs_are_not_enough_to_tell(n in 1usize..5, seed in any::<u64>()) {
+        let train = noisy(falling(n, 2.0, 0.1), 0.01, seed);
+        let val = noisy(v_shape(n + 3, 2, 0.4, 1.0)[..n].to_vec(), 0.01, seed);
+        let analysis = analyze(&record(&train, &val), &AnalysisConfig::default()).unwrap();
+        prop_assert_eq!(
+            &analysis.verdict,
+            &Verdict::NotEnoughEpochs { epochs: n, needed: tracker::analysis::DEFAULT_MIN_EPOCHS }
+        );
+    }
+}
+
+#[test]
+fn causes_of_an_unregularized_run_are_ranked_with_their_keys() {
+    let n = 24;
+    let mut run = record(&falling(n, 6.0, 0.02), &v_shape(n, 6, 0.4, 0.8));
+    for (key, value) in [
+        ("train_size", "3000"),
+        ("num_params", "421642"),
+        ("transforms.augment", "none"),
+        ("model.conv_dropout", "0"),
+        ("model.dense_dropout", "0"),
+        ("optim.weight_decay", "0"),
+        ("optim.learning_rate", "0.001"),
+        ("loader.batch_size", "64"),
+        ("transforms.normalize", "dataset"),
+        ("early_stopping.enabled", "false"),
+    ] {
+        run.set_param(key, value);
+    }
+    let analysis = analyze(&run, &AnalysisConfig::default()).unwrap();
+    let kinds: Vec<CauseKind> = analysis.causes.iter().map(|c| c.kind).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            CauseKind::TooLittleData,
+            CauseKind::NoAugmentation,
+            CauseKind::NoEarlyStopping,
+            CauseKind::NoDropout,
+            CauseKind::NoWeightDecay,
+        ],
+        "{:#?}",
+        analysis.causes
+    );
+    let keys: Vec<&str> = analysis
+        .causes
+        .iter()
+        .map(|c| c.config_key.as_str())
+        .collect();
+    assert!(keys.contains(&"transforms.augment"));
+    assert!(keys.contains(&"optim.weight_decay"));
+    assert!(keys.contains(&"early_stopping.enabled"));
+    assert!(
+        analysis.causes[0]
+            .evidence
+            .contains("3000 training samples"),
+        "{}",
+        analysis.causes[0].evidence
+    );
+}
+
+#[test]
+fn a_regularized_overfitting_run_gets_no_regularization_causes() {
+    let n = 24;
+    let mut run = record(&falling(n, 6.0, 0.02), &v_shape(n, 8, 0.4, 0.5));
+    for (key, value) in [
+        ("transforms.augment", "standard"),
+        ("model.conv_dropout", "0.3"),
+        ("optim.weight_decay", "0.0005"),
+        ("early_stopping.enabled", "true"),
+    ] {
+        run.set_param(key, value);
+    }
+    let analysis = analyze(&run, &AnalysisConfig::default()).unwrap();
+    assert_eq!(analysis.verdict.label(), "overfitting");
+    assert!(analysis.causes.is_empty(), "{:#?}", analysis.causes);
+}
+
+#[test]
+fn a_run_without_validation_loss_is_an_error_naming_what_it_has() {
+    let mut run = RunRecord::new("abc");
+    run.push_series("loss", 0, &[1.0, 0.5]);
+    let error = analyze(&run, &AnalysisConfig::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("abc") && error.contains("val_loss") && error.contains("it has: loss"),
+        "{error}"
+    );
+}
+
+#[test]
+fn an_invalid_config_is_rejected_naming_the_key() {
+    let config = AnalysisConfig {
+        onset_tolerance: 2.0,
+        ..AnalysisConfig::default()
+    };
+    let run = record(&[1.0; 6], &[1.0; 6]);
+    let error = analyze(&run, &config).unwrap_err().to_string();
+    assert!(error.contains("onset_tolerance"), "{error}");
+}
