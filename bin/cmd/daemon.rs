@@ -1,14 +1,120 @@
-//! `track daemon`.
+//! `track daemon`: serves the MLflow-compatible tracking API over a SQLite store.
 
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
+
+use anyhow::Context;
+use tracker::api::{self, DaemonConfig};
+use tracker::store::{ArtifactUris, Store, StoreOptions};
 
 use crate::GlobalArgs;
 
 /// Flags of `track daemon`.
 #[derive(Debug, clap::Args)]
-pub struct DaemonArgs {}
+pub struct DaemonArgs {
+    /// The SQLite database file (created if missing).
+    #[arg(long, env = "TRACK_DB", default_value = crate::DEFAULT_TRACKING_URI)]
+    pub db: PathBuf,
+    /// Address to listen on. A non-loopback address requires `--token-file`.
+    #[arg(long, env = "TRACK_ADDR", default_value = api::DEFAULT_ADDR)]
+    pub addr: SocketAddr,
+    /// Root directory of run artifacts (default: `<db stem>-artifacts` beside the database).
+    #[arg(long, env = "TRACK_ARTIFACT_ROOT")]
+    pub artifact_root: Option<PathBuf>,
+    /// File holding the bearer token every request must carry (`MLFLOW_TRACKING_TOKEN` on the
+    /// client side).
+    #[arg(long, env = "TRACK_TOKEN_FILE")]
+    pub token_file: Option<PathBuf>,
+    /// Re-export an experiment as Parquet under this directory whenever one of its runs ends.
+    #[arg(long, env = "TRACK_EXPORT_DIR")]
+    pub export_dir: Option<PathBuf>,
+    /// Seconds a request may take before it is answered 408.
+    #[arg(long, env = "TRACK_REQUEST_TIMEOUT_SECS", default_value_t = api::DEFAULT_REQUEST_TIMEOUT_SECS)]
+    pub request_timeout_secs: u64,
+}
 
-/// Runs `track daemon`.
-pub fn run(_args: DaemonArgs, _global: &GlobalArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`track daemon` is not available yet")
+/// Runs `track daemon` until SIGINT or SIGTERM (a second signal exits at once).
+pub fn run(args: DaemonArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    let token = match &args.token_file {
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .with_context(|| format!("reading the token file {}", path.display()))?
+                .trim()
+                .to_string(),
+        ),
+        None => None,
+    };
+    let config = DaemonConfig {
+        addr: args.addr,
+        token,
+        export_dir: args.export_dir.clone(),
+        request_timeout_secs: args.request_timeout_secs,
+        ..DaemonConfig::default()
+    };
+    config.validate()?;
+    let store = Store::open_with(
+        &args.db,
+        StoreOptions {
+            artifact_root: args.artifact_root.clone(),
+            artifact_uris: ArtifactUris::Served,
+        },
+    )
+    .with_context(|| format!("opening the store {}", args.db.display()))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .max_blocking_threads(16)
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(config.addr)
+            .await
+            .with_context(|| format!("binding {}", config.addr))?;
+        let bound = listener.local_addr().context("reading the bound address")?;
+        if !global.quiet {
+            eprintln!(
+                "track daemon: serving {} on http://{bound} (artifacts in {})",
+                args.db.display(),
+                store.artifact_root().display()
+            );
+        }
+        api::serve(store, config, listener, shutdown_signal()).await?;
+        anyhow::Ok(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Completes on the first SIGINT or SIGTERM, and arms a second one to exit at once.
+async fn shutdown_signal() {
+    wait_for_signal().await;
+    tracing::info!("shutting down: finishing requests in flight (signal again to exit now)");
+    tokio::spawn(async {
+        wait_for_signal().await;
+        eprintln!("track daemon: second signal, exiting now");
+        std::process::exit(130);
+    });
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(error) => {
+                    tracing::warn!(%error, "cannot listen for SIGTERM");
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
 }
