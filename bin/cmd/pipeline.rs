@@ -1,14 +1,374 @@
-//! `track pipeline`.
+//! `track pipeline`: run only the data pipeline and report throughput, bottleneck, skips and a
+//! digest of every batch byte (equal digests = identical batches).
 
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::Context;
+use pipeline::batch::BatchDigest;
+use pipeline::config::{Augment, Normalize, OnError, PipelineConfig, parse_transform_list};
+use pipeline::{Dataset, Loader, Mode, PipelineReport, Split};
+use serde::Serialize;
 
 use crate::GlobalArgs;
 
+/// The bundled data set, relative to the working directory.
+const BUNDLED_DATA: &str = "data/fashion-mnist-mini";
+/// The bundled data set in the source tree this binary was built from.
+const BUNDLED_DATA_BUILT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/data/fashion-mnist-mini");
+
+/// Flags shared by `track pipeline` and `track stats`: which data and config.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DataArgs {
+    /// Data set: an IDX folder, an ImageFolder root (or a flat folder of images), or a CSV/TSV
+    /// manifest (`path,label`). Default: `[data] path` of --config, else the bundled
+    /// Fashion-MNIST subset.
+    #[arg(long, value_name = "PATH")]
+    pub data: Option<PathBuf>,
+    /// A run config (TOML); only its `[data]`, `[transforms]`, `[loader]` tables and `seed` are read.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Use at most N samples of each split (a seeded subset).
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+    /// What to do with an unreadable or undecodable sample: skip (count and log it) or fail.
+    #[arg(long, value_name = "skip|fail")]
+    pub on_error: Option<OnError>,
+    /// Worker threads per stage (decode and augment); default: the machine's cores.
+    #[arg(long, value_name = "N")]
+    pub workers: Option<usize>,
+    /// No validation split: the training split holds every sample (to measure a whole folder).
+    #[arg(long)]
+    pub no_val: bool,
+}
+
+impl DataArgs {
+    /// The pipeline config: --config (or defaults), then the flags, with the data path resolved.
+    pub fn resolve(&self) -> anyhow::Result<PipelineConfig> {
+        let mut config = match &self.config {
+            Some(path) => PipelineConfig::load(path)?,
+            None => PipelineConfig::default(),
+        };
+        match &self.data {
+            Some(path) => config.data.path = path.clone(),
+            None if config.data.path == Path::new(pipeline::config::DEFAULT_DATA_PATH) => {
+                config.data.path = bundled_data()?;
+            }
+            None => {}
+        }
+        if let Some(limit) = self.limit {
+            config.data.limit = Some(limit);
+        }
+        if let Some(policy) = self.on_error {
+            config.data.on_error = policy;
+        }
+        if self.no_val {
+            config.data.val_source = pipeline::config::ValSource::None;
+        }
+        if let Some(workers) = self.workers {
+            config.loader.decode_workers = workers;
+            config.loader.augment_workers = workers;
+        }
+        Ok(config)
+    }
+}
+
+/// `data/fashion-mnist-mini` under the working directory, else in the source tree.
+fn bundled_data() -> anyhow::Result<PathBuf> {
+    [PathBuf::from(BUNDLED_DATA), PathBuf::from(BUNDLED_DATA_BUILT)]
+        .into_iter()
+        .find(|p| p.is_dir())
+        .with_context(|| {
+            format!("no bundled data: neither ./{BUNDLED_DATA} nor {BUNDLED_DATA_BUILT} exists; pass --data PATH")
+        })
+}
+
 /// Flags of `track pipeline`.
 #[derive(Debug, clap::Args)]
-pub struct PipelineArgs {}
+pub struct PipelineArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    /// Split to run: train (augmented, shuffled), val or test (deterministic).
+    #[arg(long, default_value = "train")]
+    split: Split,
+    /// Epochs to run (epochs after the first read decoded images from the cache).
+    #[arg(long, default_value_t = 1)]
+    epochs: u64,
+    /// Samples per batch.
+    #[arg(long)]
+    batch_size: Option<usize>,
+    /// Run seed (shuffling and augmentation).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Training augmentation preset: none, standard or custom (with --transforms).
+    #[arg(long, value_name = "none|standard|custom")]
+    augment: Option<String>,
+    /// Training transforms, in order, e.g.
+    /// `random_resized_crop(size=224),hflip,rotation(degrees=15),color_jitter(brightness=0.2)`;
+    /// sets the augmentation to custom.
+    #[arg(long, value_name = "LIST")]
+    transforms: Option<String>,
+    /// Evaluation transforms, in order (deterministic only), e.g. `resize(size=256),center_crop(size=224)`.
+    #[arg(long, value_name = "LIST")]
+    eval_transforms: Option<String>,
+    /// Normalization: none, imagenet or dataset.
+    #[arg(long, value_name = "none|imagenet|dataset")]
+    normalize: Option<String>,
+    /// Output image side in pixels.
+    #[arg(long)]
+    size: Option<u32>,
+    /// Decoded-image cache budget in MiB (0: no cache).
+    #[arg(long)]
+    cache_mb: Option<u64>,
+    /// Print one JSON object instead of the table.
+    #[arg(long)]
+    json: bool,
+    /// Write a PNG grid of the first batch's (denormalized) images.
+    #[arg(long, value_name = "FILE.png")]
+    preview: Option<PathBuf>,
+}
+
+/// The `--json` report: the epochs' counters summed.
+#[derive(Debug, Serialize)]
+struct Summary {
+    data: String,
+    split: Split,
+    epochs: u64,
+    batch_size: usize,
+    shape: [usize; 3],
+    samples: u64,
+    batches: u64,
+    wall_secs: f64,
+    images_per_sec: f64,
+    stages: Vec<pipeline::StageReport>,
+    bottleneck: String,
+    skipped: BTreeMap<String, u64>,
+    cache_hits: u64,
+    digest: String,
+    per_epoch: Vec<EpochLine>,
+}
+
+#[derive(Debug, Serialize)]
+struct EpochLine {
+    epoch: u64,
+    samples: u64,
+    wall_secs: f64,
+    images_per_sec: f64,
+    bottleneck: String,
+    cache_hits: u64,
+}
 
 /// Runs `track pipeline`.
-pub fn run(_args: PipelineArgs, _global: &GlobalArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`track pipeline` is not available yet")
+pub fn run(args: PipelineArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    let start = Instant::now();
+    let mut config = args.data.resolve()?;
+    if let Some(b) = args.batch_size {
+        config.loader.batch_size = b;
+    }
+    if let Some(s) = args.seed {
+        config.seed = s;
+    }
+    if let Some(mb) = args.cache_mb {
+        config.loader.cache_mb = mb;
+    }
+    if let Some(size) = args.size {
+        config.transforms.size = Some(size);
+    }
+    if let Some(a) = &args.augment {
+        config.transforms.augment = match a.as_str() {
+            "none" => Augment::None,
+            "standard" => Augment::Standard,
+            "custom" => Augment::Custom,
+            other => anyhow::bail!("--augment `{other}`: expected none, standard or custom"),
+        };
+    }
+    if let Some(list) = &args.transforms {
+        config.transforms.train = parse_transform_list(list).context("--transforms")?;
+        config.transforms.augment = Augment::Custom;
+    }
+    if let Some(list) = &args.eval_transforms {
+        config.transforms.eval = parse_transform_list(list).context("--eval-transforms")?;
+    }
+    if let Some(n) = &args.normalize {
+        config.transforms.normalize = match n.as_str() {
+            "none" => Normalize::None,
+            "imagenet" => Normalize::Imagenet,
+            "dataset" => Normalize::Dataset,
+            other => anyhow::bail!("--normalize `{other}`: expected none, imagenet or dataset"),
+        };
+    }
+    config.validate()?;
+    let dataset = Dataset::open(&config.data)?;
+    let mode = if args.split == Split::Train {
+        Mode::Train
+    } else {
+        Mode::Eval
+    };
+    let loader = Loader::new(&dataset, args.split, mode, &config)?;
+    if loader.is_empty() {
+        anyhow::bail!(
+            "split `{}` of {} is empty",
+            args.split.name(),
+            dataset.path().display()
+        );
+    }
+    let bar = crate::progress::bar(
+        loader.batches_per_epoch() as u64 * args.epochs,
+        global.quiet || args.json,
+    );
+    bar.set_prefix("pipeline");
+    let mut digest = BatchDigest::new();
+    let mut reports: Vec<PipelineReport> = Vec::new();
+    let mut preview = args.preview.clone();
+    for epoch in 0..args.epochs {
+        let mut running = loader.epoch(epoch)?;
+        for batch in running.by_ref() {
+            let batch = batch?;
+            digest.update(&batch)?;
+            if let Some(path) = preview.take() {
+                let (mean, std) = loader.normalization();
+                pipeline::preview::write_grid(&path, &batch, mean, std, 64)?;
+            }
+            bar.inc(1);
+        }
+        let report = running.join()?;
+        bar.set_message(format!(
+            "epoch {epoch}: {:.0} images/s",
+            report.images_per_sec
+        ));
+        reports.push(report);
+    }
+    bar.finish_and_clear();
+    let summary = summarize(
+        &dataset,
+        &loader,
+        &args,
+        &config,
+        reports,
+        digest.finish(),
+        start.elapsed().as_secs_f64(),
+    );
+    if args.json {
+        println!("{}", serde_json::to_string(&summary)?);
+    } else {
+        print_table(&summary);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn summarize(
+    dataset: &Dataset,
+    loader: &Loader,
+    args: &PipelineArgs,
+    config: &PipelineConfig,
+    reports: Vec<PipelineReport>,
+    digest: String,
+    wall: f64,
+) -> Summary {
+    let mut stages: Vec<pipeline::StageReport> = Vec::new();
+    let mut skipped: BTreeMap<String, u64> = BTreeMap::new();
+    let epoch_wall: f64 = reports.iter().map(|r| r.wall_secs).sum::<f64>().max(1e-9);
+    for r in &reports {
+        for (i, s) in r.stages.iter().enumerate() {
+            match stages.get_mut(i) {
+                Some(acc) => {
+                    acc.items += s.items;
+                    acc.busy_secs += s.busy_secs;
+                    acc.blocked_in_secs += s.blocked_in_secs;
+                    acc.blocked_out_secs += s.blocked_out_secs;
+                }
+                None => stages.push(s.clone()),
+            }
+        }
+        for (reason, n) in &r.skipped {
+            *skipped.entry(reason.name().to_string()).or_default() += n;
+        }
+    }
+    for s in &mut stages {
+        s.images_per_sec = s.items as f64 / epoch_wall;
+        s.utilization = s.busy_secs / (s.workers.max(1) as f64 * epoch_wall);
+    }
+    let bottleneck = stages
+        .iter()
+        .max_by(|a, b| a.utilization.total_cmp(&b.utilization))
+        .map(|s| s.name.clone())
+        .unwrap_or_default();
+    let samples = reports.iter().map(|r| r.samples).sum::<u64>();
+    Summary {
+        data: dataset.path().display().to_string(),
+        split: args.split,
+        epochs: args.epochs,
+        batch_size: config.loader.batch_size,
+        shape: loader.shape(),
+        samples,
+        batches: reports.iter().map(|r| r.batches).sum(),
+        wall_secs: wall,
+        images_per_sec: samples as f64 / wall.max(1e-9),
+        stages,
+        bottleneck,
+        skipped,
+        cache_hits: reports.iter().map(|r| r.cache_hits).sum(),
+        digest,
+        per_epoch: reports
+            .iter()
+            .map(|r| EpochLine {
+                epoch: r.epoch,
+                samples: r.samples,
+                wall_secs: r.wall_secs,
+                images_per_sec: r.images_per_sec,
+                bottleneck: r.bottleneck.clone(),
+                cache_hits: r.cache_hits,
+            })
+            .collect(),
+    }
+}
+
+fn print_table(s: &Summary) {
+    println!(
+        "{} [{}] {} epoch(s), {} samples in {} batches of up to {}, images {:?} (C, H, W)",
+        s.data,
+        s.split.name(),
+        s.epochs,
+        s.samples,
+        s.batches,
+        s.batch_size,
+        s.shape
+    );
+    println!(
+        "{:<8} {:>7} {:>9} {:>11} {:>9} {:>12} {:>13} {:>6}",
+        "stage", "workers", "items", "images/s", "busy s", "blocked in s", "blocked out s", "util"
+    );
+    for st in &s.stages {
+        println!(
+            "{:<8} {:>7} {:>9} {:>11.1} {:>9.2} {:>12.2} {:>13.2} {:>5.0}%",
+            st.name,
+            st.workers,
+            st.items,
+            st.images_per_sec,
+            st.busy_secs,
+            st.blocked_in_secs,
+            st.blocked_out_secs,
+            st.utilization * 100.0
+        );
+    }
+    println!("bottleneck: {}", s.bottleneck);
+    for e in &s.per_epoch {
+        println!(
+            "epoch {}: {} samples, {:.2} s, {:.1} images/s, {} from the decode cache",
+            e.epoch, e.samples, e.wall_secs, e.images_per_sec, e.cache_hits
+        );
+    }
+    if s.skipped.is_empty() {
+        println!("skipped: none");
+    } else {
+        let parts: Vec<String> = s.skipped.iter().map(|(r, n)| format!("{r} {n}")).collect();
+        println!("skipped: {}", parts.join(", "));
+    }
+    println!(
+        "total: {:.1} images/s over {:.2} s",
+        s.images_per_sec, s.wall_secs
+    );
+    println!("digest: {}", s.digest);
 }

@@ -94,44 +94,42 @@ pub fn build(
     )?)
 }
 
-/// The image values of a batch as one flat `[N·C·H·W]` slice (no copy).
-pub fn image_values(batch: &RecordBatch) -> Result<&[f32]> {
-    let list = batch
-        .column_by_name(IMAGE_COLUMN)
-        .and_then(|c| c.as_any().downcast_ref::<FixedSizeListArray>())
-        .ok_or_else(|| Error::config("batch", "no FixedSizeList `image` column"))?;
-    let values = list
+/// The `image` column's Float32 values (all rows, flat).
+fn image_array(batch: &RecordBatch) -> Result<&Float32Array> {
+    column::<FixedSizeListArray>(batch, IMAGE_COLUMN, "FixedSizeList")?
         .values()
         .as_any()
         .downcast_ref::<Float32Array>()
-        .ok_or_else(|| Error::config("batch", "`image` values are not Float32"))?;
-    let offset = list.offset() * list.value_length() as usize;
-    Ok(&values.values()[offset..offset + list.len() * list.value_length() as usize])
+        .ok_or_else(|| Error::config("batch", "`image` values are not Float32"))
+}
+
+/// The image values of a batch as one flat `[N·C·H·W]` slice (no copy).
+pub fn image_values(batch: &RecordBatch) -> Result<&[f32]> {
+    Ok(&image_array(batch)?.values()[..])
+}
+
+/// A column of `batch` as array type `A`; `what` names it in the error.
+fn column<'a, A: 'static>(batch: &'a RecordBatch, name: &str, what: &str) -> Result<&'a A> {
+    batch
+        .column_by_name(name)
+        .and_then(|c| c.as_any().downcast_ref::<A>())
+        .ok_or_else(|| Error::config("batch", format!("no {what} `{name}` column")))
 }
 
 /// Labels of a batch.
 pub fn labels(batch: &RecordBatch) -> Result<&[i32]> {
-    batch
-        .column_by_name(LABEL_COLUMN)
-        .and_then(|c| c.as_any().downcast_ref::<Int32Array>())
-        .map(|a| &a.values()[..])
-        .ok_or_else(|| Error::config("batch", "no Int32 `label` column"))
+    Ok(&column::<Int32Array>(batch, LABEL_COLUMN, "Int32")?.values()[..])
 }
 
 /// Sample ids of a batch.
 pub fn sample_ids(batch: &RecordBatch) -> Result<&[u64]> {
-    batch
-        .column_by_name(SAMPLE_ID_COLUMN)
-        .and_then(|c| c.as_any().downcast_ref::<UInt64Array>())
-        .map(|a| &a.values()[..])
-        .ok_or_else(|| Error::config("batch", "no UInt64 `sample_id` column"))
+    Ok(&column::<UInt64Array>(batch, SAMPLE_ID_COLUMN, "UInt64")?.values()[..])
 }
 
-/// SHA-256 over the bytes of batches, in order: image floats, labels and ids, little-endian.
+/// SHA-256 over the bytes of batches, in order: image floats, labels and ids of each batch.
 #[derive(Debug, Clone, Default)]
 pub struct BatchDigest {
     hasher: Sha256,
-    batches: u64,
 }
 
 impl BatchDigest {
@@ -140,21 +138,15 @@ impl BatchDigest {
         BatchDigest::default()
     }
 
-    /// Adds one batch.
+    /// Adds one batch: its image, label and id buffers as stored (native byte order,
+    /// little-endian on every platform gapwatch supports), without copying.
     pub fn update(&mut self, batch: &RecordBatch) -> Result<()> {
-        let mut buf = Vec::with_capacity(4096);
-        for chunk in image_values(batch)?.chunks(1024) {
-            buf.clear();
-            buf.extend(chunk.iter().flat_map(|v| v.to_le_bytes()));
-            self.hasher.update(&buf);
-        }
-        for l in labels(batch)? {
-            self.hasher.update(l.to_le_bytes());
-        }
-        for id in sample_ids(batch)? {
-            self.hasher.update(id.to_le_bytes());
-        }
-        self.batches += 1;
+        self.hasher
+            .update(image_array(batch)?.values().inner().as_slice());
+        let labels = column::<Int32Array>(batch, LABEL_COLUMN, "Int32")?;
+        self.hasher.update(labels.values().inner().as_slice());
+        let ids = column::<UInt64Array>(batch, SAMPLE_ID_COLUMN, "UInt64")?;
+        self.hasher.update(ids.values().inner().as_slice());
         Ok(())
     }
 

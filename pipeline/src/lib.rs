@@ -47,9 +47,11 @@
 
 pub mod augment;
 pub mod batch;
+pub mod color;
 pub mod config;
 pub mod decode;
 pub mod error;
+pub mod geometry;
 pub mod preview;
 pub mod runtime;
 pub mod source;

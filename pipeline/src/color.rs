@@ -1,0 +1,245 @@
+//! Colour transforms: colour jitter and the final normalization to `f32` CHW.
+//!
+//! Colour jitter composes brightness, contrast, saturation and hue (in a random order) into one
+//! affine colour map applied in a single pass, clamped once at the end (torchvision clamps after
+//! every step; the results differ only where an intermediate value left [0, 255]). Contrast's
+//! gray mean is derived from the input's mean colour through the map (it is linear), so the
+//! whole jitter costs two passes: one for the mean, one to apply. Hue is a rotation of the
+//! chroma plane in YIQ space by `hue × 360°`, a 3×3 matrix (no per-pixel trigonometry or HSV
+//! round trip); it approximates torchvision's HSV hue shift.
+
+use rand::Rng;
+use rand::seq::SliceRandom;
+
+use crate::decode::Image;
+
+/// ITU-R BT.601 luma weights (torchvision's grayscale).
+const LUMA: [f32; 3] = [0.299, 0.587, 0.114];
+
+/// One draw of colour-jitter factors: brightness, contrast, saturation, hue (each optional)
+/// and the random order they apply in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ColorJitter {
+    order: [u8; 4],
+    brightness: Option<f32>,
+    contrast: Option<f32>,
+    saturation: Option<f32>,
+    hue: Option<f32>,
+}
+
+impl ColorJitter {
+    /// Draws as torchvision's `ColorJitter.get_params`: the order, then each enabled factor.
+    pub fn sample<R: Rng>(
+        brightness: f32,
+        contrast: f32,
+        saturation: f32,
+        hue: f32,
+        rng: &mut R,
+    ) -> ColorJitter {
+        let mut order = [0u8, 1, 2, 3];
+        order.shuffle(rng);
+        let mut factor = |x: f32| (x > 0.0).then(|| rng.random_range((1.0 - x).max(0.0)..=1.0 + x));
+        let b = factor(brightness);
+        let c = factor(contrast);
+        let s = factor(saturation);
+        let h = (hue > 0.0).then(|| rng.random_range(-hue..=hue));
+        ColorJitter {
+            order,
+            brightness: b,
+            contrast: c,
+            saturation: s,
+            hue: h,
+        }
+    }
+
+    /// Applies the jitter in place as one affine colour map (see the module docs).
+    pub fn apply(&self, img: &mut Image) {
+        let c = img.channels as usize;
+        let n = (img.width as usize * img.height as usize).max(1);
+        // Mean colour of the input, for contrast (mean of gray is linear in it).
+        let mut sums = [0u64; 3];
+        for px in img.data.chunks_exact(c) {
+            for (s, &v) in sums.iter_mut().zip(px) {
+                *s += u64::from(v);
+            }
+        }
+        let mean_in: Vec<f32> = sums[..c].iter().map(|&s| s as f32 / n as f32).collect();
+        let mut m = [[1.0f32, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]];
+        let mut t = [0.0f32; 3];
+        let mul = |a: &[[f32; 3]; 3], m: &mut [[f32; 3]; 3], t: &mut [f32; 3]| {
+            let (om, ot) = (*m, *t);
+            for i in 0..3 {
+                for j in 0..3 {
+                    m[i][j] = (0..3).map(|k| a[i][k] * om[k][j]).sum();
+                }
+                t[i] = (0..3).map(|k| a[i][k] * ot[k]).sum();
+            }
+        };
+        for op in self.order {
+            match op {
+                0 => {
+                    if let Some(f) = self.brightness {
+                        mul(
+                            &[[f, 0.0, 0.0], [0.0, f, 0.0], [0.0, 0.0, f]],
+                            &mut m,
+                            &mut t,
+                        );
+                    }
+                }
+                1 => {
+                    if let Some(f) = self.contrast {
+                        // Gray mean of the current (affine-mapped) image.
+                        let gray_mean = if c == 1 {
+                            m[0][0] * mean_in[0] + t[0]
+                        } else {
+                            (0..3)
+                                .map(|i| {
+                                    LUMA[i]
+                                        * ((0..3).map(|j| m[i][j] * mean_in[j]).sum::<f32>() + t[i])
+                                })
+                                .sum()
+                        };
+                        mul(
+                            &[[f, 0.0, 0.0], [0.0, f, 0.0], [0.0, 0.0, f]],
+                            &mut m,
+                            &mut t,
+                        );
+                        for v in t.iter_mut() {
+                            *v += (1.0 - f) * gray_mean;
+                        }
+                    }
+                }
+                2 => {
+                    if let (Some(f), 3) = (self.saturation, c) {
+                        let mut a = [[0.0f32; 3]; 3];
+                        for (i, row) in a.iter_mut().enumerate() {
+                            for (j, v) in row.iter_mut().enumerate() {
+                                *v = (1.0 - f) * LUMA[j] + if i == j { f } else { 0.0 };
+                            }
+                        }
+                        mul(&a, &mut m, &mut t);
+                    }
+                }
+                _ => {
+                    if let (Some(h), 3) = (self.hue, c) {
+                        mul(&hue_matrix(h), &mut m, &mut t);
+                    }
+                }
+            }
+        }
+        if c == 1 {
+            let (a, b) = (m[0][0], t[0] + 0.5);
+            for v in img.data.iter_mut() {
+                *v = (f32::from(*v) * a + b).clamp(0.0, 255.0) as u8;
+            }
+        } else {
+            for px in img.data.as_chunks_mut::<3>().0 {
+                let (r, g, b) = (f32::from(px[0]), f32::from(px[1]), f32::from(px[2]));
+                for i in 0..3 {
+                    px[i] = (m[i][0] * r + m[i][1] * g + m[i][2] * b + t[i] + 0.5).clamp(0.0, 255.0)
+                        as u8;
+                }
+            }
+        }
+    }
+}
+
+/// RGB → YIQ, rotate the IQ plane by `turns × 2π`, → RGB, as one matrix.
+fn hue_matrix(turns: f32) -> [[f32; 3]; 3] {
+    const T: [[f32; 3]; 3] = [
+        [0.299, 0.587, 0.114],
+        [0.596, -0.274, -0.322],
+        [0.211, -0.523, 0.312],
+    ];
+    const TI: [[f32; 3]; 3] = [
+        [1.0, 0.956, 0.621],
+        [1.0, -0.272, -0.647],
+        [1.0, -1.106, 1.703],
+    ];
+    let (s, c) = (turns * std::f32::consts::TAU).sin_cos();
+    let r = [[1.0, 0.0, 0.0], [0.0, c, -s], [0.0, s, c]];
+    let mut rt = [[0.0f32; 3]; 3];
+    let mut out = [[0.0f32; 3]; 3];
+    for i in 0..3 {
+        for j in 0..3 {
+            rt[i][j] = (0..3).map(|k| r[i][k] * T[k][j]).sum();
+        }
+    }
+    for i in 0..3 {
+        for j in 0..3 {
+            out[i][j] = (0..3).map(|k| TI[i][k] * rt[k][j]).sum();
+        }
+    }
+    out
+}
+
+/// HWC `u8` → CHW `f32`: `out[c][i] = px[i][c] · scale[c] + offset[c]`.
+pub fn normalize_into(img: &Image, scale: &[f32], offset: &[f32], out: &mut [f32]) {
+    let c = img.channels as usize;
+    let n = img.width as usize * img.height as usize;
+    for ch in 0..c {
+        let (a, b) = (scale[ch], offset[ch]);
+        let plane = &mut out[ch * n..(ch + 1) * n];
+        if c == 1 {
+            for (o, &v) in plane.iter_mut().zip(&img.data) {
+                *o = f32::from(v) * a + b;
+            }
+        } else {
+            for (o, px) in plane.iter_mut().zip(img.data.as_chunks::<3>().0) {
+                *o = f32::from(px[ch]) * a + b;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transform::fixtures::rgb;
+
+    #[test]
+    fn color_jitter_identity_and_brightness_are_exact() {
+        let img = rgb(4, 3);
+        let mut same = img.clone();
+        ColorJitter {
+            order: [0, 1, 2, 3],
+            brightness: Some(1.0),
+            contrast: Some(1.0),
+            saturation: Some(1.0),
+            hue: Some(0.0),
+        }
+        .apply(&mut same);
+        assert_eq!(same.data, img.data);
+        let mut bright = img.clone();
+        ColorJitter {
+            order: [3, 2, 1, 0],
+            brightness: Some(1.5),
+            contrast: None,
+            saturation: None,
+            hue: None,
+        }
+        .apply(&mut bright);
+        let expect: Vec<u8> = img
+            .data
+            .iter()
+            .map(|&v| (f32::from(v) * 1.5 + 0.5).clamp(0.0, 255.0) as u8)
+            .collect();
+        assert_eq!(bright.data, expect);
+        // Saturation 0 makes every pixel gray.
+        let mut g = img.clone();
+        ColorJitter {
+            order: [2, 0, 1, 3],
+            brightness: None,
+            contrast: None,
+            saturation: Some(0.0),
+            hue: None,
+        }
+        .apply(&mut g);
+        for px in g.data.chunks(3) {
+            assert!(
+                px[0].abs_diff(px[1]) <= 1 && px[1].abs_diff(px[2]) <= 1,
+                "{px:?}"
+            );
+        }
+    }
+}
