@@ -1,14 +1,134 @@
-//! `track demo`.
+//! `track demo`: on the bundled data, a baseline (no augmentation, no dropout, no weight decay,
+//! no early stopping) and a regularized run; then both analyses, the comparison and the plot.
 
+use std::io::Write;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Instant;
 
+use anyhow::Context;
+use tracker::analysis::AnalysisConfig;
+use tracker::client::Client;
+use tracker::plot::{PlotRun, PlotSize, plot_runs};
+use trainer::config::RunConfig;
+
+use super::analyze::{display_name, load, print_analysis};
+use super::compare::{comparison, print_comparison};
+use super::train::{TrainOptions, train_new_run};
 use crate::GlobalArgs;
+
+/// Training images per run (a stratified subset of the bundled 10,000): few enough that the
+/// baseline visibly overfits.
+pub const DEFAULT_DEMO_LIMIT: usize = 2000;
+/// Epochs per run (the regularized run may stop early).
+pub const DEFAULT_DEMO_EPOCHS: usize = 15;
+
+/// What the baseline turns off.
+pub const BASELINE_SETS: [&str; 5] = [
+    "transforms.augment=none",
+    "model.conv_dropout=0",
+    "model.dense_dropout=0",
+    "optim.weight_decay=0",
+    "early_stopping.enabled=false",
+];
+
+/// What the regularized run turns on.
+pub const REGULARIZED_SETS: [&str; 7] = [
+    "transforms.augment=standard",
+    "model.conv_dropout=0.25",
+    "model.dense_dropout=0.5",
+    "optim.weight_decay=0.0005",
+    "early_stopping.enabled=true",
+    "early_stopping.patience_epochs=3",
+    "early_stopping.restore_best_weights=true",
+];
 
 /// Flags of `track demo`.
 #[derive(Debug, clap::Args)]
-pub struct DemoArgs {}
+pub struct DemoArgs {
+    /// Where the plot goes (`.png` or `.svg`).
+    #[arg(long, short, default_value = "gapwatch-demo.png")]
+    pub out: PathBuf,
+    /// Training images per run (each split is limited to this many).
+    #[arg(long, default_value_t = DEFAULT_DEMO_LIMIT)]
+    pub limit: usize,
+    /// Epochs per run.
+    #[arg(long, default_value_t = DEFAULT_DEMO_EPOCHS)]
+    pub epochs: usize,
+    /// Extra config overrides for both runs, as `track train --set` (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub sets: Vec<String>,
+    /// Experiment the two runs are recorded under.
+    #[arg(long, default_value = "demo")]
+    pub experiment: String,
+    /// Device: `cpu`, `cuda` or `cuda:N`.
+    #[arg(long, default_value = "cpu", env = "TRACK_DEVICE")]
+    pub device: String,
+}
+
+/// The config of one demo run: the common sets, then the run's own.
+fn demo_config(args: &DemoArgs, own: &[&str]) -> anyhow::Result<RunConfig> {
+    let mut sets = vec![
+        format!("data.limit={}", args.limit),
+        format!("train.epochs={}", args.epochs),
+    ];
+    sets.extend(own.iter().map(|s| s.to_string()));
+    sets.extend(args.sets.iter().cloned());
+    Ok(RunConfig::load(None, &sets)?)
+}
 
 /// Runs `track demo`.
-pub fn run(_args: DemoArgs, _global: &GlobalArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`track demo` is not available yet")
+pub fn run(args: DemoArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    let started = Instant::now();
+    let runs = [
+        ("baseline", demo_config(&args, &BASELINE_SETS)?),
+        ("regularized", demo_config(&args, &REGULARIZED_SETS)?),
+    ];
+    let uri = global.tracking_uri();
+    let client = Client::open(&uri).with_context(|| format!("tracking URI {uri}"))?;
+    let options = TrainOptions {
+        device: args.device.clone(),
+        quiet: global.quiet,
+        ..TrainOptions::default()
+    };
+    let mut run_ids = Vec::new();
+    for (i, (name, config)) in runs.iter().enumerate() {
+        if !global.quiet {
+            eprintln!(
+                "[{}/{}] training {name}: {} epochs on {} images",
+                i + 1,
+                runs.len(),
+                args.epochs,
+                args.limit
+            );
+        }
+        let (run_id, _) = train_new_run(&client, &args.experiment, Some(name), config, &options)?;
+        run_ids.push(run_id);
+    }
+    let config = AnalysisConfig::default();
+    let loaded = run_ids
+        .iter()
+        .map(|id| load(&client, id, &config))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let mut out = std::io::stdout().lock();
+    for (run, analysis) in &loaded {
+        print_analysis(&mut out, &display_name(run), analysis)?;
+        writeln!(out)?;
+    }
+    print_comparison(&mut out, &comparison(&loaded))?;
+    let names: Vec<String> = loaded.iter().map(|(run, _)| display_name(run)).collect();
+    let plot: Vec<PlotRun<'_>> = loaded
+        .iter()
+        .zip(&names)
+        .map(|((_, analysis), label)| PlotRun { label, analysis })
+        .collect();
+    plot_runs(&plot, &args.out, PlotSize::default())?;
+    writeln!(
+        out,
+        "\nplot: {}\nruns recorded at {uri} (experiment {:?}); demo took {:.0} s",
+        args.out.display(),
+        args.experiment,
+        started.elapsed().as_secs_f64()
+    )?;
+    Ok(ExitCode::SUCCESS)
 }
