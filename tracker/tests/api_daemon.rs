@@ -805,3 +805,34 @@ fn shutdown_keeps_every_acknowledged_write() {
         50
     );
 }
+
+#[test]
+fn ending_a_run_re_exports_its_experiment_when_asked() {
+    let export = tempfile::tempdir().expect("dir");
+    let api = start(DaemonConfig {
+        addr: "127.0.0.1:0".parse().expect("addr"),
+        export_dir: Some(export.path().to_path_buf()),
+        ..DaemonConfig::default()
+    });
+    let (_, run_id) = api.run("exported");
+    let metric =
+        json!({ "run_id": run_id, "key": "loss", "value": 0.5, "timestamp": 1, "step": 0 });
+    assert_eq!(api.post("runs/log-metric", metric).0, 200);
+    let runs_file =
+        tracker::export::experiment_dir(export.path(), "exported").join(tracker::export::RUNS_FILE);
+    assert!(
+        !runs_file.exists(),
+        "nothing is exported while the run is going"
+    );
+    let update = json!({ "run_id": run_id, "status": "FINISHED", "end_time": 2 });
+    assert_eq!(api.post("runs/update", update).0, 200);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !runs_file.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(
+        runs_file.exists(),
+        "{} written after the run ended",
+        runs_file.display()
+    );
+}
