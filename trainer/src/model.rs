@@ -1,0 +1,443 @@
+//! The CNN: conv blocks, dropout, dense layers and a classifier, built from a [`ModelConfig`].
+//!
+//! Weights are initialized from a seeded RNG (PyTorch's default: uniform in ±1/√fan_in) and
+//! dropout masks are drawn from a seeded RNG too, so the same seed gives the same run; candle's
+//! own CPU RNG cannot be seeded.
+
+use std::sync::Mutex;
+
+use candle_core::{DType, Device, Module, ModuleT, Tensor, Var};
+use candle_nn::{BatchNorm, Conv2dConfig, Linear, VarBuilder, VarMap};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// Default channels per conv block: the reference CNN's two blocks.
+pub const DEFAULT_CONV_CHANNELS: [usize; 2] = [32, 64];
+/// Default conv kernel size (square).
+pub const DEFAULT_KERNEL_SIZE: usize = 3;
+/// Default zero padding of each conv (1 keeps the size with a 3×3 kernel).
+pub const DEFAULT_PADDING: usize = 1;
+/// Default max-pool window and stride after each conv block.
+pub const DEFAULT_POOL_SIZE: usize = 2;
+/// Default dropout rate after the conv stack.
+pub const DEFAULT_CONV_DROPOUT: f64 = 0.5;
+/// Default units of the dense hidden layers.
+pub const DEFAULT_DENSE_UNITS: [usize; 1] = [128];
+/// Default dropout rate after each dense hidden layer.
+pub const DEFAULT_DENSE_DROPOUT: f64 = 0.5;
+
+/// The network's shape. Defaults give the reference CNN:
+/// conv 32 → pool → conv 64 → pool → dropout → dense 128 → dropout → dense classes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModelConfig {
+    /// Output channels of each conv block (conv → [batch norm] → ReLU → max-pool); may be empty.
+    pub conv_channels: Vec<usize>,
+    /// Square kernel size of every conv.
+    pub kernel_size: usize,
+    /// Zero padding on each side of every conv.
+    pub padding: usize,
+    /// Batch normalization after each conv (before the ReLU).
+    pub batch_norm: bool,
+    /// Max-pool window and stride after each conv block (1 = no pooling).
+    pub pool_size: usize,
+    /// Dropout rate applied to the flattened conv features, in [0, 1).
+    pub conv_dropout: f64,
+    /// Units of each dense hidden layer (dense → ReLU → dropout); may be empty.
+    pub dense_units: Vec<usize>,
+    /// Dropout rate after each dense hidden layer, in [0, 1).
+    pub dense_dropout: f64,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        Self {
+            conv_channels: DEFAULT_CONV_CHANNELS.to_vec(),
+            kernel_size: DEFAULT_KERNEL_SIZE,
+            padding: DEFAULT_PADDING,
+            batch_norm: false,
+            pool_size: DEFAULT_POOL_SIZE,
+            conv_dropout: DEFAULT_CONV_DROPOUT,
+            dense_units: DEFAULT_DENSE_UNITS.to_vec(),
+            dense_dropout: DEFAULT_DENSE_DROPOUT,
+        }
+    }
+}
+
+impl ModelConfig {
+    /// Checks: kernel ≥ 1, pool ≥ 1, no zero-width layer, dropout rates in [0, 1).
+    pub fn validate(&self) -> Result<()> {
+        let bad = |key: &str, reason: &str| {
+            Err(Error::ConfigValue {
+                key: format!("model.{key}"),
+                reason: reason.to_string(),
+            })
+        };
+        if self.kernel_size == 0 {
+            return bad("kernel_size", "must be at least 1");
+        }
+        if self.pool_size == 0 {
+            return bad("pool_size", "must be at least 1 (1 = no pooling)");
+        }
+        if self.conv_channels.contains(&0) {
+            return bad("conv_channels", "every block needs at least 1 channel");
+        }
+        if self.dense_units.contains(&0) {
+            return bad("dense_units", "every dense layer needs at least 1 unit");
+        }
+        for (key, rate) in [
+            ("conv_dropout", self.conv_dropout),
+            ("dense_dropout", self.dense_dropout),
+        ] {
+            if !(0.0..1.0).contains(&rate) {
+                return bad(key, "must be in [0, 1)");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What the data says about the model's input and output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InputShape {
+    /// Image channels (1 for gray).
+    pub channels: usize,
+    /// Image height in pixels.
+    pub height: usize,
+    /// Image width in pixels.
+    pub width: usize,
+    /// Number of classes.
+    pub classes: usize,
+}
+
+/// The conv layer the model uses: im2col + gemm with its own backward (see [`crate::conv`]).
+type ConvLayer = crate::conv::Conv2d;
+
+struct ConvBlock {
+    conv: ConvLayer,
+    norm: Option<BatchNorm>,
+}
+
+/// A CNN built from a [`ModelConfig`]; its weights live in the [`VarMap`] it was built with.
+pub struct Cnn {
+    blocks: Vec<ConvBlock>,
+    pool_size: usize,
+    conv_dropout: f32,
+    dense: Vec<Linear>,
+    dense_dropout: f32,
+    classifier: Linear,
+    dropout_rng: Mutex<ChaCha8Rng>,
+    num_params: usize,
+}
+
+impl std::fmt::Debug for Cnn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cnn")
+            .field("conv_blocks", &self.blocks.len())
+            .field("dense_layers", &self.dense.len())
+            .field("num_params", &self.num_params)
+            .finish()
+    }
+}
+
+/// Whether a variable is trained by the optimizer (batch-norm running statistics are not).
+pub fn is_trainable(name: &str) -> bool {
+    !(name.ends_with("running_mean") || name.ends_with("running_var"))
+}
+
+impl Cnn {
+    /// Builds the model for `input`, creating its variables in `varmap` on `device`.
+    ///
+    /// Variables already in `varmap` (same name and shape) are reused, so a model built into a
+    /// map loaded from a checkpoint continues from it. New weights are drawn from `seed`.
+    /// Fails when the conv stack shrinks the image to nothing.
+    pub fn new(
+        config: &ModelConfig,
+        input: InputShape,
+        varmap: &VarMap,
+        device: &Device,
+        seed: u64,
+    ) -> Result<Self> {
+        config.validate()?;
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let vb = VarBuilder::from_varmap(varmap, DType::F32, device);
+        let (k, pad, pool) = (config.kernel_size, config.padding, config.pool_size);
+        let (mut channels, mut height, mut width) = (input.channels, input.height, input.width);
+        let mut blocks = Vec::with_capacity(config.conv_channels.len());
+        for (i, &out) in config.conv_channels.iter().enumerate() {
+            let name = format!("conv{i}");
+            let fan_in = channels * k * k;
+            seeded_uniform(
+                varmap,
+                &format!("{name}.weight"),
+                &[out, channels, k, k],
+                fan_in,
+                device,
+                &mut rng,
+            )?;
+            seeded_uniform(
+                varmap,
+                &format!("{name}.bias"),
+                &[out],
+                fan_in,
+                device,
+                &mut rng,
+            )?;
+            let cfg = Conv2dConfig {
+                padding: pad,
+                ..Default::default()
+            };
+            let conv = crate::conv::conv2d(channels, out, k, cfg, vb.pp(&name))?;
+            let norm = if config.batch_norm {
+                Some(candle_nn::batch_norm(
+                    out,
+                    candle_nn::BatchNormConfig::default(),
+                    vb.pp(format!("bn{i}")),
+                )?)
+            } else {
+                None
+            };
+            blocks.push(ConvBlock { conv, norm });
+            let conv_out = |size: usize| (size + 2 * pad).checked_sub(k).map(|s| s + 1);
+            let (h, w) = match (conv_out(height), conv_out(width)) {
+                (Some(h), Some(w)) if h / pool > 0 && w / pool > 0 => (h / pool, w / pool),
+                _ => {
+                    return Err(Error::ConfigValue {
+                        key: "model.conv_channels".into(),
+                        reason: format!(
+                            "block {i} shrinks the {}x{} input to nothing: use fewer blocks, more padding or a smaller pool",
+                            input.height, input.width
+                        ),
+                    });
+                }
+            };
+            (channels, height, width) = (out, h, w);
+        }
+        let mut features = channels * height * width;
+        let mut dense = Vec::with_capacity(config.dense_units.len());
+        for (i, &units) in config.dense_units.iter().enumerate() {
+            dense.push(seeded_linear(
+                varmap,
+                &vb,
+                &format!("dense{i}"),
+                features,
+                units,
+                device,
+                &mut rng,
+            )?);
+            features = units;
+        }
+        let classifier = seeded_linear(
+            varmap,
+            &vb,
+            "classifier",
+            features,
+            input.classes,
+            device,
+            &mut rng,
+        )?;
+        let num_params = trainable_vars(varmap)
+            .iter()
+            .map(|(_, v)| v.elem_count())
+            .sum();
+        Ok(Self {
+            blocks,
+            pool_size: pool,
+            conv_dropout: config.conv_dropout as f32,
+            dense,
+            dense_dropout: config.dense_dropout as f32,
+            classifier,
+            dropout_rng: Mutex::new(ChaCha8Rng::seed_from_u64(seed ^ 0x5eed_d20b)),
+            num_params,
+        })
+    }
+
+    /// Number of trainable parameters (421,642 for the reference CNN on 28×28×1, 10 classes).
+    pub fn num_params(&self) -> usize {
+        self.num_params
+    }
+
+    /// Restarts the dropout masks' RNG: the fit loop calls it at each epoch with (seed, epoch),
+    /// so a resumed run draws the same masks as an uninterrupted one.
+    pub fn reseed_dropout(&self, seed: u64) {
+        if let Ok(mut rng) = self.dropout_rng.lock() {
+            *rng = ChaCha8Rng::seed_from_u64(seed);
+        }
+    }
+
+    fn dropout(&self, xs: &Tensor, rate: f32, train: bool) -> candle_core::Result<Tensor> {
+        if !train || rate == 0.0 {
+            return Ok(xs.clone());
+        }
+        let keep = 1.0 - rate;
+        let scale = 1.0 / keep;
+        let mask: Vec<f32> = {
+            let mut rng = self
+                .dropout_rng
+                .lock()
+                .map_err(|_| candle_core::Error::Msg("dropout RNG lock poisoned".into()))?;
+            (0..xs.elem_count())
+                .map(|_| {
+                    if rng.random::<f32>() < keep {
+                        scale
+                    } else {
+                        0.0
+                    }
+                })
+                .collect()
+        };
+        let mask = Tensor::from_vec(mask, xs.shape(), xs.device())?;
+        xs.mul(&mask)
+    }
+}
+
+impl ModuleT for Cnn {
+    fn forward_t(&self, xs: &Tensor, train: bool) -> candle_core::Result<Tensor> {
+        let mut xs = xs.clone();
+        for block in &self.blocks {
+            xs = block.conv.forward(&xs)?;
+            if let Some(norm) = &block.norm {
+                xs = norm.forward_t(&xs, train)?;
+            }
+            xs = crate::activation::relu(&xs)?;
+            if self.pool_size > 1 {
+                xs = crate::pool::max_pool2d(&xs, self.pool_size)?;
+            }
+        }
+        let mut xs = self.dropout(&xs.flatten_from(1)?, self.conv_dropout, train)?;
+        for layer in &self.dense {
+            xs = self.dropout(
+                &crate::activation::relu(&layer.forward(&xs)?)?,
+                self.dense_dropout,
+                train,
+            )?;
+        }
+        self.classifier.forward(&xs)
+    }
+}
+
+/// The trainable variables of `varmap`, sorted by name (a stable order for optimizer state and
+/// gradient norms).
+pub fn trainable_vars(varmap: &VarMap) -> Vec<(String, Var)> {
+    let mut vars: Vec<(String, Var)> = match varmap.data().lock() {
+        Ok(data) => data
+            .iter()
+            .filter(|(name, _)| is_trainable(name))
+            .map(|(name, var)| (name.clone(), var.clone()))
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    vars.sort_by(|a, b| a.0.cmp(&b.0));
+    vars
+}
+
+/// Inserts `name` with values uniform in ±1/√fan_in drawn from `rng`, unless it already exists.
+fn seeded_uniform(
+    varmap: &VarMap,
+    name: &str,
+    shape: &[usize],
+    fan_in: usize,
+    device: &Device,
+    rng: &mut ChaCha8Rng,
+) -> Result<()> {
+    let bound = 1.0 / (fan_in as f32).sqrt();
+    let count: usize = shape.iter().product();
+    let values: Vec<f32> = (0..count)
+        .map(|_| rng.random_range(-bound..bound))
+        .collect();
+    let mut data = varmap
+        .data()
+        .lock()
+        .map_err(|_| Error::Tensor(candle_core::Error::Msg("variable map lock poisoned".into())))?;
+    if !data.contains_key(name) {
+        let var = Var::from_vec(values, shape, device)?;
+        data.insert(name.to_string(), var);
+    }
+    Ok(())
+}
+
+fn seeded_linear(
+    varmap: &VarMap,
+    vb: &VarBuilder,
+    name: &str,
+    in_dim: usize,
+    out_dim: usize,
+    device: &Device,
+    rng: &mut ChaCha8Rng,
+) -> Result<Linear> {
+    seeded_uniform(
+        varmap,
+        &format!("{name}.weight"),
+        &[out_dim, in_dim],
+        in_dim,
+        device,
+        rng,
+    )?;
+    seeded_uniform(
+        varmap,
+        &format!("{name}.bias"),
+        &[out_dim],
+        in_dim,
+        device,
+        rng,
+    )?;
+    Ok(candle_nn::linear(in_dim, out_dim, vb.pp(name))?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FMNIST: InputShape = InputShape {
+        channels: 1,
+        height: 28,
+        width: 28,
+        classes: 10,
+    };
+
+    #[test]
+    fn reference_cnn_has_the_pytorch_parameter_count() -> Result<()> {
+        let varmap = VarMap::new();
+        let model = Cnn::new(&ModelConfig::default(), FMNIST, &varmap, &Device::Cpu, 0)?;
+        assert_eq!(model.num_params(), 421_642);
+        let logits = model.forward_t(
+            &Tensor::zeros((3, 1, 28, 28), DType::F32, &Device::Cpu)?,
+            true,
+        )?;
+        assert_eq!(logits.dims(), &[3, 10]);
+        Ok(())
+    }
+
+    #[test]
+    fn same_seed_same_weights_and_batch_norm_stats_are_not_trainable() -> Result<()> {
+        let config = ModelConfig {
+            batch_norm: true,
+            ..ModelConfig::default()
+        };
+        let (a, b) = (VarMap::new(), VarMap::new());
+        Cnn::new(&config, FMNIST, &a, &Device::Cpu, 7)?;
+        Cnn::new(&config, FMNIST, &b, &Device::Cpu, 7)?;
+        let (va, vb) = (trainable_vars(&a), trainable_vars(&b));
+        assert!(va.iter().all(|(n, _)| is_trainable(n)));
+        assert!(va.iter().any(|(n, _)| n == "bn0.weight"));
+        for ((na, ta), (nb, tb)) in va.iter().zip(&vb) {
+            assert_eq!(na, nb);
+            let diff = ta.sub(tb)?.abs()?.max_all()?.to_scalar::<f32>()?;
+            assert_eq!(diff, 0.0, "{na}");
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn a_stack_that_shrinks_the_image_to_nothing_is_rejected() {
+        let config = ModelConfig {
+            conv_channels: vec![8; 6],
+            ..ModelConfig::default()
+        };
+        let err = Cnn::new(&config, FMNIST, &VarMap::new(), &Device::Cpu, 0).unwrap_err();
+        assert!(err.to_string().contains("model.conv_channels"), "{err}");
+    }
+}
