@@ -1,0 +1,91 @@
+//! Plumbing shared by the CPU custom ops of [`crate::conv`], [`crate::pool`] and
+//! [`crate::activation`]: the element types they handle and the dispatch from a candle
+//! [`CpuStorage`] to a kernel written once over `&[T]`.
+
+use candle_core::backend::BackendStorage;
+use candle_core::{CpuStorage, DType, Layout, Result, Tensor};
+
+/// The element types the custom CPU kernels handle.
+pub(crate) trait Element:
+    Copy + Default + PartialOrd + Send + Sync + std::ops::Add<Output = Self> + 'static
+{
+}
+
+impl Element for f32 {}
+impl Element for f64 {}
+
+/// Whether `x` lives where the custom kernels run: on the CPU, as `f32` or `f64`.
+pub(crate) fn runs_on_cpu_kernels(x: &Tensor) -> bool {
+    x.device().is_cpu() && matches!(x.dtype(), DType::F32 | DType::F64)
+}
+
+/// A kernel of one contiguous input.
+pub(crate) trait Kernel1 {
+    /// The output of the kernel on `x`.
+    fn run<T: Element>(&self, x: &[T]) -> Vec<T>;
+}
+
+/// A kernel of two contiguous inputs of the same element type.
+pub(crate) trait Kernel2 {
+    /// The output of the kernel on `a` and `b`.
+    fn run<T: Element>(&self, a: &[T], b: &[T]) -> Vec<T>;
+}
+
+/// The contiguous data of a storage laid out by `layout`, checked to hold `expected_len`
+/// elements, or an error naming `op`.
+fn contiguous<'a, T>(
+    data: &'a [T],
+    layout: &Layout,
+    expected_len: usize,
+    op: &str,
+) -> Result<&'a [T]> {
+    let len = layout.shape().elem_count();
+    if len != expected_len {
+        candle_core::bail!(
+            "{op}: input {:?} has {len} elements, expected {expected_len}",
+            layout.shape()
+        );
+    }
+    match layout.contiguous_offsets() {
+        Some((start, end)) => Ok(&data[start..end]),
+        None => candle_core::bail!("{op}: input {:?} is not contiguous", layout.shape()),
+    }
+}
+
+/// Runs `kernel` on an `f32` or `f64` storage of `expected_len` contiguous elements.
+pub(crate) fn run1(
+    kernel: &impl Kernel1,
+    op: &str,
+    (storage, layout): (&CpuStorage, &Layout),
+    expected_len: usize,
+) -> Result<CpuStorage> {
+    Ok(match storage {
+        CpuStorage::F32(x) => CpuStorage::F32(kernel.run(contiguous(x, layout, expected_len, op)?)),
+        CpuStorage::F64(x) => CpuStorage::F64(kernel.run(contiguous(x, layout, expected_len, op)?)),
+        other => candle_core::bail!("{op}: unsupported dtype {:?}", other.dtype()),
+    })
+}
+
+/// Runs `kernel` on two `f32` or two `f64` storages of the given contiguous lengths.
+pub(crate) fn run2(
+    kernel: &impl Kernel2,
+    op: &str,
+    (a, a_layout, a_len): (&CpuStorage, &Layout, usize),
+    (b, b_layout, b_len): (&CpuStorage, &Layout, usize),
+) -> Result<CpuStorage> {
+    Ok(match (a, b) {
+        (CpuStorage::F32(a), CpuStorage::F32(b)) => CpuStorage::F32(kernel.run(
+            contiguous(a, a_layout, a_len, op)?,
+            contiguous(b, b_layout, b_len, op)?,
+        )),
+        (CpuStorage::F64(a), CpuStorage::F64(b)) => CpuStorage::F64(kernel.run(
+            contiguous(a, a_layout, a_len, op)?,
+            contiguous(b, b_layout, b_len, op)?,
+        )),
+        (a, b) => candle_core::bail!(
+            "{op}: unsupported dtypes {:?} and {:?}",
+            a.dtype(),
+            b.dtype()
+        ),
+    })
+}
