@@ -1,14 +1,44 @@
-//! `track experiments`.
+//! `track experiments`: every experiment.
 
 use std::process::ExitCode;
 
+use tracker::client::table::{Cell, Format, Table};
+
+use super::query::{open_client, print_table};
 use crate::GlobalArgs;
 
 /// Flags of `track experiments`.
 #[derive(Debug, clap::Args)]
-pub struct ExperimentsArgs {}
+pub struct ExperimentsArgs {
+    /// Output format.
+    #[arg(long, default_value = "table")]
+    pub format: Format,
+}
 
 /// Runs `track experiments`.
-pub fn run(_args: ExperimentsArgs, _global: &GlobalArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`track experiments` is not available yet")
+pub fn run(args: ExperimentsArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    let client = open_client(global)?;
+    let experiments = client.list_experiments()?;
+    let table = Table {
+        columns: [
+            "experiment_id",
+            "name",
+            "creation_time",
+            "artifact_location",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows: experiments
+            .into_iter()
+            .map(|e| {
+                vec![
+                    Cell::Text(e.experiment_id),
+                    Cell::Text(e.name),
+                    e.creation_time.map_or(Cell::Null, Cell::Time),
+                    Cell::Text(e.artifact_location),
+                ]
+            })
+            .collect(),
+    };
+    print_table(&table, args.format)
 }

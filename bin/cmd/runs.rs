@@ -1,14 +1,45 @@
-//! `track runs`.
+//! `track runs`: the most recent runs.
 
 use std::process::ExitCode;
 
+use tracker::client::table::{self, Format};
+use tracker::store::SearchRuns;
+
+use super::query::{experiment_ids, open_client, print_table};
 use crate::GlobalArgs;
 
 /// Flags of `track runs`.
 #[derive(Debug, clap::Args)]
-pub struct RunsArgs {}
+pub struct RunsArgs {
+    /// Only runs of this experiment (by name); repeat for several.
+    #[arg(long, short)]
+    pub experiment: Vec<String>,
+    /// How many runs to show.
+    #[arg(long, short = 'n', default_value_t = 20)]
+    pub limit: usize,
+    /// Output format.
+    #[arg(long, default_value = "table")]
+    pub format: Format,
+}
+
+/// The columns `track runs` shows.
+const COLUMNS: [&str; 6] = [
+    "run_id",
+    "run_name",
+    "experiment_id",
+    "status",
+    "start_time",
+    "end_time",
+];
 
 /// Runs `track runs`.
-pub fn run(_args: RunsArgs, _global: &GlobalArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`track runs` is not available yet")
+pub fn run(args: RunsArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    let client = open_client(global)?;
+    let search = SearchRuns {
+        experiment_ids: experiment_ids(&client, &args.experiment)?,
+        ..SearchRuns::default()
+    };
+    let runs = client.search_all_runs(&search, Some(args.limit))?;
+    let columns: Vec<String> = COLUMNS.iter().map(|c| c.to_string()).collect();
+    print_table(&table::runs_table(&runs, &columns), args.format)
 }
