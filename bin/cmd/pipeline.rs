@@ -76,7 +76,7 @@ impl DataArgs {
 }
 
 /// `data/fashion-mnist-mini` under the working directory, else in the source tree.
-fn bundled_data() -> anyhow::Result<PathBuf> {
+pub fn bundled_data() -> anyhow::Result<PathBuf> {
     [PathBuf::from(BUNDLED_DATA), PathBuf::from(BUNDLED_DATA_BUILT)]
         .into_iter()
         .find(|p| p.is_dir())

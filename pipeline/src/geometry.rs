@@ -215,55 +215,60 @@ pub fn rotate_into(src: &Image, degrees: f32, fill: u8, dst: &mut Image) {
     }
 }
 
+/// Fixed-point fraction bits of source coordinates in [`rotate_impl`].
+const ROT_FRAC: u32 = 16;
+
 fn rotate_impl<const C: usize>(src: &Image, degrees: f32, fill: u8, out: &mut [u8]) {
     let (w, h) = (src.width as usize, src.height as usize);
     if w == 0 || h == 0 {
         return;
     }
-    let (sin, cos) = degrees.to_radians().sin_cos();
-    let (cx, cy) = (w as f32 * 0.5, h as f32 * 0.5);
+    // Source coordinates in 48.16 fixed point, stepped by (cos, sin) per output pixel: no
+    // per-pixel float floor; bilinear weights are the top 8 fraction bits.
+    let one = f64::from(1u32 << ROT_FRAC);
+    let (sin, cos) = f64::from(degrees).to_radians().sin_cos();
+    let (cx, cy) = (w as f64 * 0.5, h as f64 * 0.5);
+    let (step_x, step_y) = ((cos * one).round() as i64, (sin * one).round() as i64);
     let stride = w * C;
-    let fillf = f32::from(fill);
     let (wl, hl) = (w as i64 - 1, h as i64 - 1);
+    let fill32 = u32::from(fill);
     for (y, row) in out.chunks_exact_mut(stride).enumerate() {
-        let dy = y as f32 + 0.5 - cy;
-        // Source position of x = 0 in this row; steps by (cos, sin) per output pixel.
+        let dy = y as f64 + 0.5 - cy;
         let dx0 = 0.5 - cx;
-        let mut sx = dx0 * cos - dy * sin + cx - 0.5;
-        let mut sy = dx0 * sin + dy * cos + cy - 0.5;
+        let mut sx = ((dx0 * cos - dy * sin + cx - 0.5) * one).round() as i64;
+        let mut sy = ((dx0 * sin + dy * cos + cy - 0.5) * one).round() as i64;
         for px in row.as_chunks_mut::<C>().0 {
-            let fx0 = sx.floor();
-            let fy0 = sy.floor();
-            let (ax, ay) = (sx - fx0, sy - fy0);
-            let (x0, y0) = (fx0 as i64, fy0 as i64);
+            let (x0, y0) = (sx >> ROT_FRAC, sy >> ROT_FRAC);
+            let ax = ((sx >> (ROT_FRAC - 8)) & 0xFF) as u32;
+            let ay = ((sy >> (ROT_FRAC - 8)) & 0xFF) as u32;
             if x0 >= 0 && y0 >= 0 && x0 < wl && y0 < hl {
                 let i = y0 as usize * stride + x0 as usize * C;
                 let top = &src.data[i..i + 2 * C];
                 let bot = &src.data[i + stride..i + stride + 2 * C];
                 for c in 0..C {
-                    let t = f32::from(top[c]) + (f32::from(top[C + c]) - f32::from(top[c])) * ax;
-                    let b = f32::from(bot[c]) + (f32::from(bot[C + c]) - f32::from(bot[c])) * ax;
-                    px[c] = (t + (b - t) * ay + 0.5) as u8;
+                    let t = u32::from(top[c]) * (256 - ax) + u32::from(top[C + c]) * ax;
+                    let b = u32::from(bot[c]) * (256 - ax) + u32::from(bot[C + c]) * ax;
+                    px[c] = ((t * (256 - ay) + b * ay + (1 << 15)) >> 16) as u8;
                 }
             } else if x0 < -1 || y0 < -1 || x0 > wl || y0 > hl {
                 px.fill(fill);
             } else {
                 // Border: neighbours outside the source count as `fill`.
-                let get = |x: i64, y: i64, c: usize| -> f32 {
+                let get = |x: i64, y: i64, c: usize| -> u32 {
                     if x < 0 || y < 0 || x > wl || y > hl {
-                        fillf
+                        fill32
                     } else {
-                        f32::from(src.data[y as usize * stride + x as usize * C + c])
+                        u32::from(src.data[y as usize * stride + x as usize * C + c])
                     }
                 };
                 for c in 0..C {
-                    let t = get(x0, y0, c) + (get(x0 + 1, y0, c) - get(x0, y0, c)) * ax;
-                    let b = get(x0, y0 + 1, c) + (get(x0 + 1, y0 + 1, c) - get(x0, y0 + 1, c)) * ax;
-                    px[c] = (t + (b - t) * ay + 0.5).clamp(0.0, 255.0) as u8;
+                    let t = get(x0, y0, c) * (256 - ax) + get(x0 + 1, y0, c) * ax;
+                    let b = get(x0, y0 + 1, c) * (256 - ax) + get(x0 + 1, y0 + 1, c) * ax;
+                    px[c] = ((t * (256 - ay) + b * ay + (1 << 15)) >> 16) as u8;
                 }
             }
-            sx += cos;
-            sy += sin;
+            sx += step_x;
+            sy += step_y;
         }
     }
 }
