@@ -14,7 +14,11 @@ const TOLERANCE: f32 = 1e-4;
 fn random(dims: &[usize], seed: u64) -> Tensor {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let len = dims.iter().product();
-    let data: Vec<f32> = (0..len).map(|_| rng.random_range(-1.0..1.0)).collect();
+    // No exact zeros: ReLU's gradient there is a convention (PyTorch's 0, candle's 1).
+    let data: Vec<f32> = (0..len)
+        .map(|_| rng.random_range(-1.0f32..1.0))
+        .map(|v| if v == 0.0 { 0.5 } else { v })
+        .collect();
     Tensor::from_vec(data, dims, &Device::Cpu).expect("shape matches the data")
 }
 
@@ -82,20 +86,58 @@ proptest! {
     }
 
     #[test]
-    fn max_pool_matches_candle_in_values_and_gradient(
-        n in 1usize..3, c in 1usize..4, kernel in 1usize..4,
-        oh in 1usize..6, ow in 1usize..6, seed in 0u64..1000,
+    fn max_pool_matches_candle_values_and_routes_each_gradient_to_the_window_maximum(
+        n in 1usize..3, c in 1usize..4, kernel in 1usize..4, stride in 1usize..4,
+        h in 3usize..12, w in 3usize..12, seed in 0u64..1000,
     ) {
-        // candle's own gradient is wrong when the windows do not tile the image.
-        let (h, w) = (oh * kernel, ow * kernel);
+        prop_assume!(kernel <= h && kernel <= w);
         let x = Var::from_tensor(&random(&[n, c, h, w], seed)).expect("var");
-        let y = pool::max_pool2d(x.as_tensor(), kernel).expect("pool runs");
-        let want_y = x.as_tensor().max_pool2d(kernel).expect("pool runs");
+        let y = pool::max_pool2d_with_stride(x.as_tensor(), kernel, stride).expect("pool runs");
+        let want_y = x.as_tensor().max_pool2d_with_stride(kernel, stride).expect("pool runs");
         prop_assert!(max_diff(&y, &want_y) < TOLERANCE);
-        let grad = weighted_sum(&y, 3).backward().expect("backward");
-        let want = weighted_sum(&want_y, 3).backward().expect("backward");
-        let (grad, want) = (grad.get(x.as_tensor()).expect("grad"), want.get(x.as_tensor()).expect("grad"));
-        prop_assert!(max_diff(grad, want) < TOLERANCE, "gradient differs: {}", max_diff(grad, want));
+        let r = random(y.dims(), 3);
+        let grad = (&y * &r).and_then(|p| p.sum_all()).and_then(|l| l.backward()).expect("backward");
+        let grad = grad.get(x.as_tensor()).expect("grad");
+        // candle's own max-pool gradient is scaled by 1/kernel² (and wrong for overlapping or
+        // partial windows), so the reference is the definition: r added at each window's argmax.
+        let xs = x.flatten_all().and_then(|t| t.to_vec1::<f32>()).expect("data");
+        let rs = r.flatten_all().and_then(|t| t.to_vec1::<f32>()).expect("data");
+        let (oh, ow) = (y.dims()[2], y.dims()[3]);
+        let mut want = vec![0f32; xs.len()];
+        for plane in 0..n * c {
+            for (oy, ox) in (0..oh).flat_map(|oy| (0..ow).map(move |ox| (oy, ox))) {
+                let at = (0..kernel * kernel)
+                    .map(|t| plane * h * w + (oy * stride + t / kernel) * w + ox * stride + t % kernel)
+                    .fold(None, |best: Option<usize>, i| match best {
+                        Some(b) if xs[b] >= xs[i] => Some(b),
+                        _ => Some(i),
+                    })
+                    .expect("window not empty");
+                want[at] += rs[(plane * oh + oy) * ow + ox];
+            }
+        }
+        let want = Tensor::from_vec(want, x.dims(), &Device::Cpu).expect("shape");
+        prop_assert!(max_diff(grad, &want) < TOLERANCE, "gradient differs: {}", max_diff(grad, &want));
+    }
+
+    #[test]
+    fn fold_is_the_adjoint_of_unfold(
+        n in 1usize..3, c in 1usize..4, k in 1usize..4, stride in 1usize..4,
+        padding in 0usize..3, dilation in 1usize..3, extra_h in 0usize..6, extra_w in 0usize..6,
+        seed in 0u64..1000,
+    ) {
+        // <unfold(x), cols> = <x, fold(cols)> for every geometry, remainders included.
+        let span = dilation * (k - 1) + 1;
+        let dims = (n, c, span + extra_h, span + extra_w);
+        let cfg = Conv2dConfig { padding, stride, dilation, ..Default::default() };
+        let g = conv::Geometry::new(dims, (k, k), &cfg).expect("geometry");
+        let x = random(&[dims.0, dims.1, dims.2, dims.3], seed);
+        let unfolded = x.apply_op1(conv::Unfold(g)).expect("unfold");
+        let cols = random(unfolded.dims(), seed + 1);
+        let folded = cols.apply_op1(conv::Fold(g)).expect("fold");
+        let dot = |a: &Tensor, b: &Tensor| (a * b).and_then(|p| p.sum_all()).and_then(|s| s.to_scalar::<f32>()).expect("dot");
+        let (lhs, rhs) = (dot(&unfolded, &cols), dot(&x, &folded));
+        prop_assert!((lhs - rhs).abs() < TOLERANCE * lhs.abs().max(1.0), "{lhs} vs {rhs}");
     }
 
     #[test]
@@ -109,6 +151,20 @@ proptest! {
         let (grad, want) = (grad.get(x.as_tensor()).expect("grad"), want.get(x.as_tensor()).expect("grad"));
         prop_assert_eq!(max_diff(grad, want), 0.0);
     }
+}
+
+#[test]
+fn relu_passes_no_gradient_at_zero() {
+    let x = Var::new(&[-1f32, 0., 2.], &Device::Cpu).expect("var");
+    let grads = activation::relu(x.as_tensor())
+        .and_then(|y| y.sum_all())
+        .and_then(|l| l.backward());
+    let grad = grads
+        .expect("backward")
+        .get(x.as_tensor())
+        .cloned()
+        .expect("grad");
+    assert_eq!(grad.to_vec1::<f32>().expect("data"), [0., 0., 1.]);
 }
 
 #[test]
@@ -165,7 +221,8 @@ enum Layers {
     Stock,
 }
 
-/// A small reference-shaped CNN: conv → relu → pool → conv → relu → pool → dense.
+/// A small CNN: conv → relu → conv → relu → dense (no max-pool: candle's max-pool gradient is
+/// scaled by 1/kernel², so the two could not agree).
 struct Net {
     layers: Layers,
     conv1: Box<dyn Module>,
@@ -189,14 +246,14 @@ impl Net {
             layers,
             conv1: conv(1, 4, vb.pp("conv1"))?,
             conv2: conv(4, 8, vb.pp("conv2"))?,
-            dense: candle_nn::linear(8 * 3 * 3, 10, vb.pp("dense"))?,
+            dense: candle_nn::linear(8 * 8 * 8, 10, vb.pp("dense"))?,
         })
     }
 
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
         let block = |x: &Tensor, conv: &dyn Module| match self.layers {
-            Layers::Ours => pool::max_pool2d(&activation::relu(&conv.forward(x)?)?, 2),
-            Layers::Stock => conv.forward(x)?.relu()?.max_pool2d(2),
+            Layers::Ours => activation::relu(&conv.forward(x)?),
+            Layers::Stock => conv.forward(x)?.relu(),
         };
         let x = block(&block(x, self.conv1.as_ref())?, self.conv2.as_ref())?;
         self.dense.forward(&x.flatten_from(1)?)
@@ -219,7 +276,7 @@ fn sgd_losses(layers: Layers, init: &VarMap, steps: usize) -> Vec<f32> {
         }
     }
     let mut sgd = candle_nn::SGD::new(varmap.all_vars(), 0.05).expect("sgd");
-    let x = random(&[16, 1, 12, 12], 11);
+    let x = random(&[16, 1, 8, 8], 11);
     let labels: Vec<u32> = (0..16).map(|i| i % 10).collect();
     let labels = Tensor::new(labels.as_slice(), &Device::Cpu).expect("labels");
     (0..steps)
