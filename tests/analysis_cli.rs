@@ -1,8 +1,9 @@
 //! `track demo`, `analyze`, `compare`, `plot` and `sweep` end to end on the bundled data: short
 //! real training runs in a real SQLite store, judged from what was recorded.
 
+use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
@@ -10,10 +11,11 @@ type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 const TRACK: &str = env!("CARGO_BIN_EXE_track");
 
-/// Images per split and epochs of the end-to-end demo: small enough to take seconds, large
-/// enough that the unregularized baseline overfits.
-const DEMO_LIMIT: &str = "300";
-const DEMO_EPOCHS: &str = "12";
+/// Images per split and epochs of the end-to-end demo: small enough to train in well under a
+/// minute, with batches of 16 so that the unregularized baseline memorizes its 200 images.
+const DEMO_LIMIT: &str = "200";
+const DEMO_EPOCHS: &str = "30";
+const DEMO_BATCH: &str = "loader.batch_size=16";
 
 /// Runs `track ARGS` against the store `db`, failing with its stderr unless it exits 0.
 fn track(db: &Path, args: &[&str]) -> Result<Output, Box<dyn std::error::Error>> {
@@ -55,6 +57,8 @@ fn demo_baseline_overfits_and_regularization_narrows_the_gap() -> TestResult {
             DEMO_LIMIT,
             "--epochs",
             DEMO_EPOCHS,
+            "--set",
+            DEMO_BATCH,
             "--out",
             png_arg,
         ],
@@ -118,6 +122,36 @@ fn demo_baseline_overfits_and_regularization_narrows_the_gap() -> TestResult {
     let by_experiment = json(&db, &["compare", "--experiment", "demo", "--json"])?;
     assert_eq!(by_experiment["runs"].as_array().map(Vec::len), Some(2));
 
+    // The daemon serves the same analysis; the Parquet export holds one analysis row per run.
+    let baseline_id = baseline["run_id"].as_str().ok_or("no run id")?;
+    let served = served_analysis(&db, baseline_id)?;
+    assert_eq!(served["verdict"]["label"], "overfitting");
+    assert_eq!(served["onset_epoch"], baseline["onset_epoch"]);
+    let export = dir.path().join("export");
+    let export_arg = export.to_str().ok_or("temp path is not UTF-8")?;
+    track(
+        &db,
+        &["export", "--experiment", "demo", "--out", export_arg],
+    )?;
+    let file = std::fs::File::open(export.join("experiment=demo").join("analysis.parquet"))?;
+    let reader =
+        parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)?.build()?;
+    let mut verdicts = Vec::new();
+    for batch in reader {
+        let batch = batch?;
+        let column = batch.column_by_name("verdict").ok_or("no verdict column")?;
+        let strings = column
+            .as_any()
+            .downcast_ref::<arrow::array::StringArray>()
+            .ok_or("verdict is not a string column")?;
+        verdicts.extend(strings.iter().map(|v| v.unwrap_or_default().to_string()));
+    }
+    assert_eq!(verdicts.len(), 2);
+    assert!(
+        verdicts.contains(&"overfitting".to_string()),
+        "{verdicts:?}"
+    );
+
     // The demo's plot and `track plot` write real images.
     let image = image::open(&png)?.to_rgb8();
     assert_eq!(image.dimensions(), (1400, 560));
@@ -135,6 +169,34 @@ fn demo_baseline_overfits_and_regularization_narrows_the_gap() -> TestResult {
     let svg = std::fs::read_to_string(svg)?;
     assert!(svg.contains("baseline validation") && svg.contains("regularized validation"));
     Ok(())
+}
+
+/// `GET /api/2.0/gapwatch/runs/analysis` of a `track daemon` on 127.0.0.1:0 over `db`.
+fn served_analysis(db: &Path, run_id: &str) -> Result<Value, Box<dyn std::error::Error>> {
+    let mut daemon = Command::new(TRACK)
+        .args(["daemon", "--addr", "127.0.0.1:0", "--db"])
+        .arg(db)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let result = (|| {
+        let stderr = daemon.stderr.take().ok_or("no daemon stderr")?;
+        let mut lines = BufReader::new(stderr).lines();
+        let url = loop {
+            let line = lines.next().ok_or("the daemon exited before serving")??;
+            if let Some(rest) = line.split(" on http://").nth(1) {
+                let addr = rest.split_whitespace().next().ok_or("no address")?;
+                break format!("http://{addr}");
+            }
+        };
+        std::thread::spawn(move || lines.for_each(drop));
+        let url = format!("{url}/api/2.0/gapwatch/runs/analysis?run_id={run_id}");
+        let value: Value = ureq::get(&url).call()?.body_mut().read_json()?;
+        Ok(value)
+    })();
+    let _ = daemon.kill();
+    let _ = daemon.wait();
+    result
 }
 
 #[test]

@@ -207,11 +207,13 @@ pub fn write_experiment(data: &ExperimentData, out_dir: &Path) -> Result<ExportS
     let params = params_batch(data)?;
     let metrics = metrics_batch(data)?;
     let epochs = epochs_batch(data)?;
+    let analysis = crate::analysis::analysis_batch(&data.runs, &data.history)?;
     for (name, batch) in [
         (RUNS_FILE, &runs),
         (PARAMS_FILE, &params),
         (METRICS_FILE, &metrics),
         (EPOCHS_FILE, &epochs),
+        (crate::analysis::ANALYSIS_FILE, &analysis),
     ] {
         write_atomically(&dir.join(name), batch)?;
     }

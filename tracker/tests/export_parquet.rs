@@ -319,6 +319,7 @@ fn a_new_export_replaces_the_files_and_leaves_no_temporary_files() {
     assert_eq!(
         names,
         [
+            "analysis.parquet",
             "epochs.parquet",
             "metrics.parquet",
             "params.parquet",

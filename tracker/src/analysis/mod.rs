@@ -35,6 +35,7 @@ mod causes;
 mod compare;
 mod series;
 mod stored;
+mod table;
 mod verdict;
 
 use std::collections::BTreeMap;
@@ -47,6 +48,7 @@ pub use causes::{Cause, CauseKind, keys, likely_causes};
 pub use compare::{CompareInput, ComparedRun, Comparison, compare};
 pub use series::{EpochRow, GapBasis, MetricsUsed, Point, Role, RunRecord};
 pub use stored::{RunSource, analyze_stored_run, record_from_store, record_of};
+pub use table::{ANALYSIS_FILE, analysis_batch};
 pub use verdict::{
     DEFAULT_MIN_EPOCHS, DEFAULT_ONSET_TOLERANCE, DEFAULT_SMOOTHING_EPOCHS,
     DEFAULT_STILL_IMPROVING_PER_EPOCH, DEFAULT_UNSTABLE_RISE_RATIO, Monitor, Verdict,

@@ -161,6 +161,17 @@ pub(crate) async fn get_run(State(state): State<Arc<AppState>>, query: QueryStri
     Ok(Json(json!({ "run": to_json(run)? })))
 }
 
+/// `GET /api/2.0/gapwatch/runs/analysis?run_id=…`: the run's overfitting analysis.
+pub(crate) async fn get_run_analysis(State(state): State<Arc<AppState>>, query: QueryString) -> Reply {
+    let run_id = query_fields(query)?.run_id()?;
+    let config = crate::analysis::AnalysisConfig::default();
+    let analysis = blocking(&state, move |store| {
+        crate::analysis::analyze_stored_run(store, &run_id, &config)
+    })
+    .await?;
+    Ok(Json(to_json(analysis)?))
+}
+
 pub(crate) async fn update_run(State(state): State<Arc<AppState>>, body: Body) -> Reply {
     let fields = body_fields(body)?;
     let run_id = fields.run_id()?;

@@ -1,0 +1,123 @@
+//! The analyses of many runs as one Arrow table: `analysis.parquet` of the Parquet export.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
+use arrow::datatypes::{DataType, Field, Schema};
+
+use crate::entities::{Metric, Run};
+use crate::error::{Error, Result};
+
+use super::{AnalysisConfig, analyze, record_of};
+
+/// The export's file of analyses, one row per run.
+pub const ANALYSIS_FILE: &str = "analysis.parquet";
+
+/// One row per run: `run_id`, `verdict` (null when the run cannot be analysed, with the reason
+/// in `error`), `epochs`, `best_epoch`, `best_metric`, `best_value`, `onset_epoch`,
+/// `final_loss_gap`, `final_acc_gap`, `max_loss_gap`, `top_cause` (its config key), `summary`.
+/// `history` holds every metric point of each run, keyed by run id.
+pub fn analysis_batch(runs: &[Run], history: &HashMap<String, Vec<Metric>>) -> Result<RecordBatch> {
+    let config = AnalysisConfig::default();
+    let results: Vec<_> = runs
+        .iter()
+        .map(|run| {
+            let points = history.get(&run.info.run_id).map_or(&[][..], Vec::as_slice);
+            analyze(&record_of(run, points), &config)
+        })
+        .collect();
+    let ok = |f: &dyn Fn(&super::Analysis) -> Option<f64>| -> ArrayRef {
+        Arc::new(Float64Array::from(
+            results
+                .iter()
+                .map(|r| r.as_ref().ok().and_then(f))
+                .collect::<Vec<_>>(),
+        ))
+    };
+    let int = |f: &dyn Fn(&super::Analysis) -> Option<i64>| -> ArrayRef {
+        Arc::new(Int64Array::from(
+            results
+                .iter()
+                .map(|r| r.as_ref().ok().and_then(f))
+                .collect::<Vec<_>>(),
+        ))
+    };
+    let text = |f: &dyn Fn(&super::Analysis) -> Option<String>| -> ArrayRef {
+        Arc::new(StringArray::from(
+            results
+                .iter()
+                .map(|r| r.as_ref().ok().and_then(f))
+                .collect::<Vec<_>>(),
+        ))
+    };
+    let columns: Vec<(Field, ArrayRef)> = vec![
+        (
+            Field::new("run_id", DataType::Utf8, false),
+            Arc::new(StringArray::from(
+                runs.iter()
+                    .map(|r| r.info.run_id.clone())
+                    .collect::<Vec<_>>(),
+            )),
+        ),
+        (
+            Field::new("verdict", DataType::Utf8, true),
+            text(&|a| Some(a.verdict.label().to_string())),
+        ),
+        (
+            Field::new("epochs", DataType::Int64, true),
+            int(&|a| i64::try_from(a.epochs).ok()),
+        ),
+        (
+            Field::new("best_epoch", DataType::Int64, true),
+            int(&|a| Some(a.best.epoch)),
+        ),
+        (
+            Field::new("best_metric", DataType::Utf8, true),
+            text(&|a| Some(a.best.metric.clone())),
+        ),
+        (
+            Field::new("best_value", DataType::Float64, true),
+            ok(&|a| Some(a.best.value)),
+        ),
+        (
+            Field::new("onset_epoch", DataType::Int64, true),
+            int(&|a| a.onset_epoch),
+        ),
+        (
+            Field::new("final_loss_gap", DataType::Float64, true),
+            ok(&|a| a.final_loss_gap),
+        ),
+        (
+            Field::new("final_acc_gap", DataType::Float64, true),
+            ok(&|a| a.final_acc_gap),
+        ),
+        (
+            Field::new("max_loss_gap", DataType::Float64, true),
+            ok(&|a| a.max_loss_gap),
+        ),
+        (
+            Field::new("top_cause", DataType::Utf8, true),
+            text(&|a| a.causes.first().map(|c| c.config_key.clone())),
+        ),
+        (
+            Field::new("summary", DataType::Utf8, true),
+            text(&|a| Some(a.summary.clone())),
+        ),
+        (
+            Field::new("error", DataType::Utf8, true),
+            Arc::new(StringArray::from(
+                results
+                    .iter()
+                    .map(|r| r.as_ref().err().map(ToString::to_string))
+                    .collect::<Vec<_>>(),
+            )),
+        ),
+    ];
+    let (fields, arrays): (Vec<Field>, Vec<ArrayRef>) = columns.into_iter().unzip();
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).map_err(|error| Error::Io {
+        path: PathBuf::from(ANALYSIS_FILE),
+        source: std::io::Error::other(error),
+    })
+}
