@@ -1,2 +1,154 @@
-//! Criterion benchmarks (not yet written).
-fn main() {}
+//! Pipeline benchmarks: JPEG decode, the full train chain per image, batch assembly, and one
+//! loader epoch. Inputs are derived from the bundled photos (seeded crops and rescales
+//! re-encoded as JPEG), so nothing outside the repository is needed.
+
+use std::hint::black_box;
+use std::io::Cursor;
+use std::path::Path;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use pipeline::config::{Filter, IMAGENET_MEAN, IMAGENET_STD, TransformSpec};
+use pipeline::decode::{self, Image};
+use pipeline::transform::{Chain, Scratch};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+const PHOTOS: [&str; 4] = ["astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg"];
+
+/// `n` JPEGs of 500×375: seeded random crops of the bundled photos, rescaled, quality 90.
+fn derived_jpegs(n: usize) -> Vec<Vec<u8>> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/photos");
+    let photos: Vec<image::RgbImage> = PHOTOS
+        .iter()
+        .map(|p| image::open(dir.join(p)).expect("bundled photo").to_rgb8())
+        .collect();
+    let mut rng = ChaCha8Rng::seed_from_u64(2024);
+    (0..n)
+        .map(|i| {
+            let src = &photos[i % photos.len()];
+            let (w, h) = src.dimensions();
+            let cw = rng.random_range(w / 2..=w);
+            let ch = rng.random_range(h / 2..=h);
+            let x = rng.random_range(0..=w - cw);
+            let y = rng.random_range(0..=h - ch);
+            let crop = image::imageops::crop_imm(src, x, y, cw, ch).to_image();
+            let resized =
+                image::imageops::resize(&crop, 500, 375, image::imageops::FilterType::Triangle);
+            let mut out = Cursor::new(Vec::new());
+            image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90)
+                .encode_image(&resized)
+                .expect("encode");
+            out.into_inner()
+        })
+        .collect()
+}
+
+fn train_chain() -> Chain {
+    let specs = pipeline::config::parse_transform_list(
+        "random_resized_crop(size=224),hflip,rotation(degrees=15),color_jitter(brightness=0.2,contrast=0.2,saturation=0.2)",
+    )
+    .expect("chain");
+    Chain::new(specs, 3, &IMAGENET_MEAN, &IMAGENET_STD, None, "bench").expect("chain")
+}
+
+fn bench_decode(c: &mut Criterion) {
+    let jpegs = derived_jpegs(16);
+    let mut group = c.benchmark_group("decode");
+    group.throughput(Throughput::Elements(1));
+    let mut i = 0;
+    group.bench_function("jpeg/500x375", |b| {
+        b.iter(|| {
+            i = (i + 1) % jpegs.len();
+            black_box(decode::decode(&jpegs[i], None, 3, 1 << 26).expect("decode"))
+        })
+    });
+    group.finish();
+}
+
+fn bench_chain(c: &mut Criterion) {
+    let images: Vec<Image> = derived_jpegs(8)
+        .iter()
+        .map(|j| decode::decode(j, None, 3, 1 << 26).expect("decode"))
+        .collect();
+    let chain = train_chain();
+    let eval = Chain::new(
+        vec![
+            TransformSpec::Resize {
+                size: Some(256),
+                width: None,
+                height: None,
+                filter: Filter::Bilinear,
+            },
+            TransformSpec::CenterCrop { size: 224 },
+        ],
+        3,
+        &IMAGENET_MEAN,
+        &IMAGENET_STD,
+        None,
+        "bench",
+    )
+    .expect("chain");
+    let mut out = vec![0.0f32; chain.sample_len()];
+    let mut scratch = Scratch::new();
+    let mut group = c.benchmark_group("transform");
+    group.throughput(Throughput::Elements(1));
+    let mut id = 0u64;
+    group.bench_function("train_chain/500x375->3x224x224", |b| {
+        b.iter(|| {
+            id += 1;
+            let mut rng = pipeline::runtime::sample_rng(1, 0, id);
+            chain
+                .apply(
+                    &images[id as usize % images.len()],
+                    &mut rng,
+                    &mut scratch,
+                    &mut out,
+                )
+                .expect("apply");
+            black_box(&out);
+        })
+    });
+    group.bench_function("eval_chain/500x375->3x224x224", |b| {
+        b.iter(|| {
+            id += 1;
+            let mut rng = pipeline::runtime::sample_rng(1, 0, id);
+            eval.apply(
+                &images[id as usize % images.len()],
+                &mut rng,
+                &mut scratch,
+                &mut out,
+            )
+            .expect("apply");
+            black_box(&out);
+        })
+    });
+    group.finish();
+}
+
+fn bench_batch(c: &mut Criterion) {
+    let shape = [3, 224, 224];
+    let len: usize = shape.iter().product();
+    let samples: Vec<Vec<f32>> = (0..64).map(|i| vec![i as f32; len]).collect();
+    let schema = pipeline::batch::schema(shape);
+    let mut group = c.benchmark_group("batch");
+    group.throughput(Throughput::Elements(64));
+    group.bench_function("assemble/64x3x224x224", |b| {
+        b.iter(|| {
+            let mut images = Vec::with_capacity(64 * len);
+            for s in &samples {
+                images.extend_from_slice(s);
+            }
+            let labels = (0..64).collect();
+            let ids = (0..64).collect();
+            black_box(pipeline::batch::build(&schema, images, labels, ids).expect("batch"))
+        })
+    });
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().sample_size(30);
+    targets = bench_decode, bench_chain, bench_batch
+}
+criterion_main!(benches);
