@@ -408,7 +408,7 @@ fn exercise_cli(uri: &str, ids: &[String], out: &Path) -> Vec<String> {
     ));
     assert_eq!(table.lines().count(), 2, "{table}");
     assert!(
-        table.lines().nth(1).is_some_and(|l| l.contains("base")),
+        table.lines().nth(1).is_some_and(|l| l.contains("tiny")),
         "{table}"
     );
 

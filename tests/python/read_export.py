@@ -31,7 +31,7 @@ def main(root):
         for path in sorted(glob.glob(os.path.join(exp_dir, "*.parquet"))):
             table = pq.read_table(path)
             frame = pd.read_parquet(path)
-            duck_rows = duckdb.sql(f"SELECT count(*) FROM '{path}'").fetchone()[0]
+            duck_rows = duckdb.sql(f"SELECT count(*) FROM '{path}'").fetchall()[0][0]
             files[os.path.basename(path)] = {
                 "rows": table.num_rows,
                 "types": {f.name: str(f.type) for f in table.schema},
