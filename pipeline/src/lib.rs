@@ -53,6 +53,7 @@ pub mod decode;
 pub mod error;
 pub mod geometry;
 pub mod preview;
+pub mod report;
 pub mod runtime;
 pub mod source;
 pub mod stats;

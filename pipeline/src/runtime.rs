@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
@@ -31,6 +31,8 @@ use crate::batch;
 use crate::config::{LoaderConfig, OnError, PipelineConfig};
 use crate::decode::{self, DecodeError, Image, SkipReason};
 use crate::error::{Error, Result};
+pub use crate::report::{PipelineReport, StageReport};
+use crate::report::{StageCounters, Tally, bottleneck, stage_reports};
 use crate::source::{Dataset, Location, Sample, Split, seeded_subset};
 use crate::transform::{Chain, Scratch};
 
@@ -451,54 +453,6 @@ impl Loader {
     }
 }
 
-/// Counters of one stage, summed over its workers.
-#[derive(Debug, Default)]
-struct StageCounters {
-    name: &'static str,
-    workers: usize,
-    items: AtomicU64,
-    busy_ns: AtomicU64,
-    wait_in_ns: AtomicU64,
-    wait_out_ns: AtomicU64,
-}
-
-/// A worker's local tallies, added to its stage's counters when it exits.
-#[derive(Default)]
-struct Tally {
-    items: u64,
-    busy: Duration,
-    wait_in: Duration,
-    wait_out: Duration,
-}
-
-impl Tally {
-    fn flush(&self, c: &StageCounters) {
-        c.items.fetch_add(self.items, Ordering::Relaxed);
-        c.busy_ns
-            .fetch_add(self.busy.as_nanos() as u64, Ordering::Relaxed);
-        c.wait_in_ns
-            .fetch_add(self.wait_in.as_nanos() as u64, Ordering::Relaxed);
-        c.wait_out_ns
-            .fetch_add(self.wait_out.as_nanos() as u64, Ordering::Relaxed);
-    }
-
-    /// Receives, timing the wait.
-    fn recv<T>(&mut self, rx: &Receiver<T>) -> Option<T> {
-        let t = Instant::now();
-        let item = rx.recv().ok();
-        self.wait_in += t.elapsed();
-        item
-    }
-
-    /// Sends, timing the wait; false when the receiver is gone.
-    fn send<T>(&mut self, tx: &Sender<T>, item: T) -> bool {
-        let t = Instant::now();
-        let ok = tx.send(item).is_ok();
-        self.wait_out += t.elapsed();
-        ok
-    }
-}
-
 #[derive(Debug)]
 struct Shared {
     stages: Vec<StageCounters>,
@@ -798,59 +752,6 @@ impl Batcher {
     }
 }
 
-/// One stage in a [`PipelineReport`].
-#[derive(Debug, Clone, Serialize)]
-pub struct StageReport {
-    /// `read`, `decode`, `augment` or `batch`.
-    pub name: String,
-    /// Worker threads.
-    pub workers: usize,
-    /// Items processed.
-    pub items: u64,
-    /// Items per wall-clock second.
-    pub images_per_sec: f64,
-    /// Seconds spent working, summed over workers.
-    pub busy_secs: f64,
-    /// Seconds blocked waiting for input, summed over workers.
-    pub blocked_in_secs: f64,
-    /// Seconds blocked waiting for room downstream, summed over workers.
-    pub blocked_out_secs: f64,
-    /// busy / (workers × wall): 1.0 means the stage never rested.
-    pub utilization: f64,
-}
-
-/// What one epoch of a [`Running`] did.
-#[derive(Debug, Clone, Serialize)]
-pub struct PipelineReport {
-    /// The epoch.
-    pub epoch: u64,
-    /// The split.
-    pub split: Split,
-    /// Samples emitted in batches.
-    pub samples: u64,
-    /// Batches emitted.
-    pub batches: u64,
-    /// Wall-clock seconds from start to join.
-    pub wall_secs: f64,
-    /// Samples emitted per wall-clock second.
-    pub images_per_sec: f64,
-    /// Per-stage counters, in pipeline order.
-    pub stages: Vec<StageReport>,
-    /// The stage with the highest utilization.
-    pub bottleneck: String,
-    /// Skipped samples by reason.
-    pub skipped: BTreeMap<SkipReason, u64>,
-    /// Samples served from the decoded-image cache.
-    pub cache_hits: u64,
-}
-
-impl PipelineReport {
-    /// Total skipped samples.
-    pub fn skipped_total(&self) -> u64 {
-        self.skipped.values().sum()
-    }
-}
-
 /// A running epoch: an iterator of batches, in order. Dropping it stops every stage.
 #[derive(Debug)]
 pub struct Running {
@@ -895,31 +796,8 @@ impl Running {
             return Err(e);
         }
         let wall = self.start.elapsed().as_secs_f64().max(1e-9);
-        let stages: Vec<StageReport> = self
-            .shared
-            .stages
-            .iter()
-            .map(|c| {
-                let secs = |a: &AtomicU64| a.load(Ordering::Relaxed) as f64 / 1e9;
-                let items = c.items.load(Ordering::Relaxed);
-                let busy = secs(&c.busy_ns);
-                StageReport {
-                    name: c.name.to_string(),
-                    workers: c.workers,
-                    items,
-                    images_per_sec: items as f64 / wall,
-                    busy_secs: busy,
-                    blocked_in_secs: secs(&c.wait_in_ns),
-                    blocked_out_secs: secs(&c.wait_out_ns),
-                    utilization: busy / (c.workers.max(1) as f64 * wall),
-                }
-            })
-            .collect();
-        let bottleneck = stages
-            .iter()
-            .max_by(|a, b| a.utilization.total_cmp(&b.utilization))
-            .map(|s| s.name.clone())
-            .unwrap_or_default();
+        let stages = stage_reports(&self.shared.stages, wall);
+        let bottleneck = bottleneck(&stages);
         let samples = self.shared.emitted.load(Ordering::Relaxed);
         Ok(PipelineReport {
             epoch: self.epoch,

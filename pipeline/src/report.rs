@@ -1,0 +1,155 @@
+//! Stage counters and the per-epoch report: items, busy time, time blocked on input and on
+//! output per stage, the bottleneck stage, skipped samples by reason.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use crossbeam::channel::{Receiver, Sender};
+use serde::Serialize;
+
+use crate::decode::SkipReason;
+use crate::source::Split;
+
+/// Counters of one stage, summed over its workers.
+#[derive(Debug, Default)]
+pub(crate) struct StageCounters {
+    pub(crate) name: &'static str,
+    pub(crate) workers: usize,
+    pub(crate) items: AtomicU64,
+    pub(crate) busy_ns: AtomicU64,
+    pub(crate) wait_in_ns: AtomicU64,
+    pub(crate) wait_out_ns: AtomicU64,
+}
+
+/// A worker's local tallies, added to its stage's counters when it exits.
+#[derive(Default)]
+pub(crate) struct Tally {
+    pub(crate) items: u64,
+    pub(crate) busy: Duration,
+    pub(crate) wait_in: Duration,
+    pub(crate) wait_out: Duration,
+}
+
+impl Tally {
+    pub(crate) fn flush(&self, c: &StageCounters) {
+        c.items.fetch_add(self.items, Ordering::Relaxed);
+        c.busy_ns
+            .fetch_add(self.busy.as_nanos() as u64, Ordering::Relaxed);
+        c.wait_in_ns
+            .fetch_add(self.wait_in.as_nanos() as u64, Ordering::Relaxed);
+        c.wait_out_ns
+            .fetch_add(self.wait_out.as_nanos() as u64, Ordering::Relaxed);
+    }
+
+    /// Receives, timing the wait.
+    pub(crate) fn recv<T>(&mut self, rx: &Receiver<T>) -> Option<T> {
+        let t = Instant::now();
+        let item = rx.recv().ok();
+        self.wait_in += t.elapsed();
+        item
+    }
+
+    /// Sends, timing the wait; false when the receiver is gone.
+    pub(crate) fn send<T>(&mut self, tx: &Sender<T>, item: T) -> bool {
+        let t = Instant::now();
+        let ok = tx.send(item).is_ok();
+        self.wait_out += t.elapsed();
+        ok
+    }
+}
+
+/// One stage in a [`PipelineReport`].
+#[derive(Debug, Clone, Serialize)]
+pub struct StageReport {
+    /// `read`, `decode`, `augment` or `batch`.
+    pub name: String,
+    /// Worker threads.
+    pub workers: usize,
+    /// Items processed.
+    pub items: u64,
+    /// Items per wall-clock second.
+    pub images_per_sec: f64,
+    /// Seconds spent working, summed over workers.
+    pub busy_secs: f64,
+    /// Seconds blocked waiting for input, summed over workers.
+    pub blocked_in_secs: f64,
+    /// Seconds blocked waiting for room downstream, summed over workers.
+    pub blocked_out_secs: f64,
+    /// busy / (workers × wall): 1.0 means the stage never rested.
+    pub utilization: f64,
+}
+
+/// What one epoch of a [`Running`](crate::Running) did.
+#[derive(Debug, Clone, Serialize)]
+pub struct PipelineReport {
+    /// The epoch.
+    pub epoch: u64,
+    /// The split.
+    pub split: Split,
+    /// Samples emitted in batches.
+    pub samples: u64,
+    /// Batches emitted.
+    pub batches: u64,
+    /// Wall-clock seconds from start to join.
+    pub wall_secs: f64,
+    /// Samples emitted per wall-clock second.
+    pub images_per_sec: f64,
+    /// Per-stage counters, in pipeline order.
+    pub stages: Vec<StageReport>,
+    /// The stage with the highest utilization.
+    pub bottleneck: String,
+    /// Skipped samples by reason.
+    pub skipped: BTreeMap<SkipReason, u64>,
+    /// Samples served from the decoded-image cache.
+    pub cache_hits: u64,
+}
+
+impl PipelineReport {
+    /// Total skipped samples.
+    pub fn skipped_total(&self) -> u64 {
+        self.skipped.values().sum()
+    }
+}
+
+/// Per-stage reports from the counters of an epoch that ran `wall_secs`.
+pub(crate) fn stage_reports(stages: &[StageCounters], wall_secs: f64) -> Vec<StageReport> {
+    let secs = |a: &AtomicU64| a.load(Ordering::Relaxed) as f64 / 1e9;
+    stages
+        .iter()
+        .map(|c| {
+            let items = c.items.load(Ordering::Relaxed);
+            let mut report = StageReport {
+                name: c.name.to_string(),
+                workers: c.workers,
+                items,
+                images_per_sec: 0.0,
+                busy_secs: secs(&c.busy_ns),
+                blocked_in_secs: secs(&c.wait_in_ns),
+                blocked_out_secs: secs(&c.wait_out_ns),
+                utilization: 0.0,
+            };
+            report.set_rates(wall_secs);
+            report
+        })
+        .collect()
+}
+
+impl StageReport {
+    /// Recomputes `images_per_sec` and `utilization` for a run of `wall_secs` (after summing
+    /// the counters of several epochs).
+    pub fn set_rates(&mut self, wall_secs: f64) {
+        let wall = wall_secs.max(1e-9);
+        self.images_per_sec = self.items as f64 / wall;
+        self.utilization = self.busy_secs / (self.workers.max(1) as f64 * wall);
+    }
+}
+
+/// The name of the stage with the highest utilization (the one the others wait for).
+pub fn bottleneck(stages: &[StageReport]) -> String {
+    stages
+        .iter()
+        .max_by(|a, b| a.utilization.total_cmp(&b.utilization))
+        .map(|s| s.name.clone())
+        .unwrap_or_default()
+}
