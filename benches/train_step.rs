@@ -58,7 +58,7 @@ fn bench_train_step(c: &mut Criterion) {
     group.sample_size(20);
     group.bench_function(&name, |b| {
         b.iter(|| {
-            let step = || -> trainer::Result<f32> {
+            let mut step = || -> trainer::Result<f32> {
                 let logits = model.forward_t(&images, true)?;
                 let loss = cross_entropy(&logits, &labels, 0.0)?;
                 optimizer.backward_step(&loss)?;
@@ -89,5 +89,9 @@ fn bench_train_step(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_train_step);
+criterion_group! {
+    name = benches;
+    config = Criterion::default();
+    targets = bench_train_step
+}
 criterion_main!(benches);
