@@ -5,6 +5,9 @@
 //! `cargo bench --bench train_step`; the full-epoch figure comes from
 //! `track train --json` (see the trainer's crate docs).
 
+// criterion_group! generates an undocumented pub fn.
+#![allow(missing_docs)]
+
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
