@@ -287,14 +287,9 @@ fn summarize(
         }
     }
     for s in &mut stages {
-        s.images_per_sec = s.items as f64 / epoch_wall;
-        s.utilization = s.busy_secs / (s.workers.max(1) as f64 * epoch_wall);
+        s.set_rates(epoch_wall);
     }
-    let bottleneck = stages
-        .iter()
-        .max_by(|a, b| a.utilization.total_cmp(&b.utilization))
-        .map(|s| s.name.clone())
-        .unwrap_or_default();
+    let bottleneck = pipeline::report::bottleneck(&stages);
     let samples = reports.iter().map(|r| r.samples).sum::<u64>();
     Summary {
         data: dataset.path().display().to_string(),
