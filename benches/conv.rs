@@ -5,14 +5,19 @@
 //! Run with the thread count training uses: `RAYON_NUM_THREADS=2 cargo bench --bench conv`.
 //! Each benchmark's id ends in `ours` or `candle`; throughput is in images.
 
+#![allow(missing_docs)] // criterion_group! defines an undocumented pub fn.
+
 use std::hint::black_box;
 use std::time::Duration;
 
-use candle_core::{DType, Device, Module, Tensor, Var};
-use candle_nn::{AdamW, Conv2dConfig, Dropout, Linear, Optimizer, ParamsAdamW, VarBuilder, VarMap};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use trainer::candle as candle_core;
+use trainer::candle::{DType, Device, Module, ModuleT, Tensor, Var};
+use trainer::candle_nn::{
+    self, AdamW, Conv2dConfig, Dropout, Linear, Optimizer, ParamsAdamW, VarBuilder, VarMap,
+};
 use trainer::{activation, conv, pool};
 
 // The `track` binary's allocator: large temporaries are reused instead of mmapped each time.
