@@ -367,13 +367,21 @@ fn bounded_buffer_drops_the_oldest_points_and_reports_them() {
     assert_eq!(stats.sent, 0);
     assert_eq!(stats.dropped + stats.pending, 250);
     assert!(stats.dropped >= 140, "{stats:?}");
+    // The worker keeps trying while the daemon is down (bounded wait: the backoff is 20-50 ms).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while logger.stats().retries == 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert!(
+        logger.stats().retries > 0,
+        "no retry while the daemon was down"
+    );
 
     // The daemon comes back on the same port: what was kept arrives, the drops stay counted.
     let daemon = daemon_at(store.clone(), addr);
     let stats = logger.finish(RunStatus::Finished).expect("finish");
     assert_eq!(stats.lost(), stats.dropped);
     assert_eq!(stats.sent + stats.dropped, 250);
-    assert!(stats.retries > 0);
     let history = store.metric_history(&run_id, "loss").expect("history");
     let steps: Vec<i64> = history.iter().map(|m| m.step).collect();
     let first_kept = 250 - stats.sent as i64;
