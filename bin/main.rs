@@ -48,7 +48,11 @@ impl GlobalArgs {
     pub fn tracking_uri(&self) -> String {
         self.tracking_uri
             .clone()
-            .or_else(|| std::env::var("MLFLOW_TRACKING_URI").ok().filter(|s| !s.is_empty()))
+            .or_else(|| {
+                std::env::var("MLFLOW_TRACKING_URI")
+                    .ok()
+                    .filter(|s| !s.is_empty())
+            })
             .unwrap_or_else(|| DEFAULT_TRACKING_URI.to_string())
     }
 }

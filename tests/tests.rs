@@ -1,7 +1,7 @@
 //! End-to-end tests of the `track` binary and of the crates together: real files, a real daemon
 //! on 127.0.0.1, real SQLite, real Parquet. One test binary; one module per area.
 
+mod analysis_cli;
 mod pipeline_cli;
 mod tracker_cli;
 mod train_cli;
-mod analysis_cli;

@@ -1,16 +1,16 @@
 //! One module per subcommand, each with its clap `Args` and a `run` function.
 
-pub mod pipeline;
-pub mod stats;
-pub mod train;
-pub mod daemon;
-pub mod query;
-pub mod show;
-pub mod runs;
-pub mod experiments;
-pub mod export;
 pub mod analyze;
 pub mod compare;
-pub mod plot;
-pub mod sweep;
+pub mod daemon;
 pub mod demo;
+pub mod experiments;
+pub mod export;
+pub mod pipeline;
+pub mod plot;
+pub mod query;
+pub mod runs;
+pub mod show;
+pub mod stats;
+pub mod sweep;
+pub mod train;

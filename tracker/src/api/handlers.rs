@@ -162,7 +162,10 @@ pub(crate) async fn get_run(State(state): State<Arc<AppState>>, query: QueryStri
 }
 
 /// `GET /api/2.0/gapwatch/runs/analysis?run_id=…`: the run's overfitting analysis.
-pub(crate) async fn get_run_analysis(State(state): State<Arc<AppState>>, query: QueryString) -> Reply {
+pub(crate) async fn get_run_analysis(
+    State(state): State<Arc<AppState>>,
+    query: QueryString,
+) -> Reply {
     let run_id = query_fields(query)?.run_id()?;
     let config = crate::analysis::AnalysisConfig::default();
     let analysis = blocking(&state, move |store| {

@@ -225,7 +225,10 @@ pub(crate) fn router(state: Arc<AppState>, config: &DaemonConfig) -> Router {
         .route("/health", get(|| async { "OK" }))
         .route("/version", get(|| async { MLFLOW_COMPAT_VERSION }))
         .nest("/api/2.0/mlflow", mlflow)
-        .route("/api/2.0/gapwatch/runs/analysis", get(handlers::get_run_analysis))
+        .route(
+            "/api/2.0/gapwatch/runs/analysis",
+            get(handlers::get_run_analysis),
+        )
         .nest("/api/2.0/mlflow-artifacts", artifacts)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
