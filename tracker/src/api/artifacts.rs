@@ -15,6 +15,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use super::handlers::blocking;
 use super::{ApiError, AppState};
 use crate::error::{Error, Result};
 use crate::store::Store;
@@ -49,22 +50,6 @@ fn io_error(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> Error + '_
         path: path.to_path_buf(),
         source,
     }
-}
-
-async fn blocking<T: Send + 'static>(
-    state: &AppState,
-    work: impl FnOnce(&Store) -> Result<T> + Send + 'static,
-) -> std::result::Result<T, ApiError> {
-    let store = state.store.clone();
-    tokio::task::spawn_blocking(move || work(&store))
-        .await
-        .map_err(|e| {
-            ApiError(Error::Daemon {
-                addr: String::new(),
-                message: format!("an artifact task failed: {e}"),
-            })
-        })?
-        .map_err(ApiError)
 }
 
 fn path_param(path: std::result::Result<Path<String>, PathRejection>) -> Result<String> {

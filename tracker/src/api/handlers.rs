@@ -33,7 +33,7 @@ fn query_fields(query: QueryString) -> Result<Fields> {
 }
 
 /// Runs store work off the async threads.
-async fn blocking<T, F>(state: &AppState, work: F) -> std::result::Result<T, ApiError>
+pub(super) async fn blocking<T, F>(state: &AppState, work: F) -> std::result::Result<T, ApiError>
 where
     T: Send + 'static,
     F: FnOnce(&Store) -> Result<T> + Send + 'static,
@@ -44,7 +44,7 @@ where
         .map_err(|e| {
             ApiError(Error::Daemon {
                 addr: String::new(),
-                message: format!("a store task failed: {e}"),
+                message: format!("a store or artifact task failed: {e}"),
             })
         })?
         .map_err(ApiError)
