@@ -1,9 +1,8 @@
 //! `track demo`, `analyze`, `compare`, `plot` and `sweep` end to end on the bundled data: short
 //! real training runs in a real SQLite store, judged from what was recorded.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use serde_json::Value;
 
@@ -173,30 +172,12 @@ fn demo_baseline_overfits_and_regularization_narrows_the_gap() -> TestResult {
 
 /// `GET /api/2.0/gapwatch/runs/analysis` of a `track daemon` on 127.0.0.1:0 over `db`.
 fn served_analysis(db: &Path, run_id: &str) -> Result<Value, Box<dyn std::error::Error>> {
-    let mut daemon = Command::new(TRACK)
-        .args(["daemon", "--addr", "127.0.0.1:0", "--db"])
-        .arg(db)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()?;
-    let result = (|| {
-        let stderr = daemon.stderr.take().ok_or("no daemon stderr")?;
-        let mut lines = BufReader::new(stderr).lines();
-        let url = loop {
-            let line = lines.next().ok_or("the daemon exited before serving")??;
-            if let Some(rest) = line.split(" on http://").nth(1) {
-                let addr = rest.split_whitespace().next().ok_or("no address")?;
-                break format!("http://{addr}");
-            }
-        };
-        std::thread::spawn(move || lines.for_each(drop));
-        let url = format!("{url}/api/2.0/gapwatch/runs/analysis?run_id={run_id}");
-        let value: Value = ureq::get(&url).call()?.body_mut().read_json()?;
-        Ok(value)
-    })();
-    let _ = daemon.kill();
-    let _ = daemon.wait();
-    result
+    let daemon = crate::train_cli::Daemon::start(db)?;
+    let url = format!(
+        "{}/api/2.0/gapwatch/runs/analysis?run_id={run_id}",
+        daemon.url
+    );
+    Ok(ureq::get(&url).call()?.body_mut().read_json()?)
 }
 
 #[test]

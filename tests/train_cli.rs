@@ -24,17 +24,19 @@ const EPOCH_METRICS: [&str; 10] = [
     "data_wait_secs",
 ];
 
-/// A `track daemon` on 127.0.0.1:0 over a fresh database; killed on drop.
-struct Daemon {
+/// A `track daemon` on 127.0.0.1:0 over a database file; killed on drop.
+pub(crate) struct Daemon {
     child: Child,
-    url: String,
+    /// `http://127.0.0.1:PORT`.
+    pub(crate) url: String,
 }
 
 impl Daemon {
-    fn start(dir: &Path) -> Result<Self, Box<dyn std::error::Error>> {
+    /// Starts a daemon over `db` and waits until it serves.
+    pub(crate) fn start(db: &Path) -> Result<Self, Box<dyn std::error::Error>> {
         let mut child = Command::new(TRACK)
             .args(["daemon", "--addr", "127.0.0.1:0", "--db"])
-            .arg(dir.join("track.db"))
+            .arg(db)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()?;
@@ -67,7 +69,7 @@ fn get_json(url: &str) -> Result<serde_json::Value, Box<dyn std::error::Error>> 
 #[test]
 fn train_records_a_finished_run_with_every_metric_per_epoch() -> TestResult {
     let dir = tempfile::tempdir()?;
-    let daemon = Daemon::start(dir.path())?;
+    let daemon = Daemon::start(&dir.path().join("track.db"))?;
     let output = Command::new(TRACK)
         .args([
             "train",
