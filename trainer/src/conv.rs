@@ -278,6 +278,10 @@ fn unfold_slice<T: Element>(g: &Geometry, x: &[T]) -> Vec<T> {
             let (c, tap) = (row / (g.kh * g.kw), row % (g.kh * g.kw));
             let (i, j) = (tap / g.kw, tap % g.kw);
             let ((ylo, yhi), (xlo, xhi)) = g.tap_ranges(i, j);
+            if xlo >= xhi {
+                // This tap reads only padding: its row stays zero.
+                return;
+            }
             let x_offset = j * g.dilation;
             for (image, dst) in dst.chunks_exact_mut(g.pixels()).enumerate() {
                 let plane = &x[(image * g.c + c) * g.h * g.w..][..g.h * g.w];
@@ -312,6 +316,9 @@ fn fold_slice<T: Element>(g: &Geometry, cols: &[T]) -> Vec<T> {
                         let row = (c * g.kh + i) * g.kw + j;
                         let src = &cols[row * width + image * g.pixels()..][..g.pixels()];
                         let ((ylo, yhi), (xlo, xhi)) = g.tap_ranges(i, j);
+                        if xlo >= xhi {
+                            continue; // this tap reads only padding
+                        }
                         let x_offset = j * g.dilation;
                         for oy in ylo..yhi {
                             let line = &mut plane[g.input_at(oy, i * g.dilation) * g.w..][..g.w];
