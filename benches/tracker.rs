@@ -8,7 +8,8 @@
 //! `cargo bench --bench tracker` runs them with criterion. With `TRACKER_LOAD_REPORT=1` the bench
 //! instead runs the load once (`scripts/load-tracker.sh`): it fills a fresh daemon through HTTP,
 //! measures the same three figures plus the daemon's resident memory from `/proc`, and prints
-//! them as JSON.
+//! them as JSON. `TRACKER_LOAD_URL` (and `TRACKER_LOAD_PID`) point the same load at another
+//! server of the MLflow API instead (`scripts/load-mlflow.sh` measures `mlflow server` so).
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -68,16 +69,6 @@ impl DaemonProcess {
             url,
             _dir: dir,
         }
-    }
-
-    fn rss_kib(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .unwrap_or_default();
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .unwrap_or(0)
     }
 }
 
@@ -167,10 +158,70 @@ fn fill(client: &Client, experiment_id: &str) -> f64 {
     (RUNS * METRICS.len() * STEPS as usize) as f64 / busy.as_secs_f64()
 }
 
+/// Resident memory of `pid` and all its descendants (a server made of worker processes counts
+/// whole), from `/proc`.
+fn tree_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let own: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0);
+    let children =
+        std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+    own + children
+        .split_whitespace()
+        .filter_map(|c| c.parse().ok())
+        .map(tree_rss_kib)
+        .sum::<u64>()
+}
+
+/// The server under load: our own `track daemon`, or (with `TRACKER_LOAD_URL`, and
+/// `TRACKER_LOAD_PID` for its memory) any server of the MLflow REST API, such as `mlflow server`.
+enum Server {
+    Own(DaemonProcess),
+    External { url: String, pid: Option<u32> },
+}
+
+impl Server {
+    fn from_env() -> Server {
+        match std::env::var("TRACKER_LOAD_URL") {
+            Ok(url) => Server::External {
+                url: url.trim_end_matches('/').to_string(),
+                pid: std::env::var("TRACKER_LOAD_PID")
+                    .ok()
+                    .and_then(|p| p.parse().ok()),
+            },
+            Err(_) => Server::Own(DaemonProcess::start()),
+        }
+    }
+
+    fn url(&self) -> &str {
+        match self {
+            Server::Own(daemon) => &daemon.url,
+            Server::External { url, .. } => url,
+        }
+    }
+
+    fn rss_kib(&self) -> u64 {
+        match self {
+            Server::Own(daemon) => tree_rss_kib(daemon.child.id()),
+            Server::External { pid, .. } => pid.map_or(0, tree_rss_kib),
+        }
+    }
+}
+
 fn load_report() {
-    let daemon = DaemonProcess::start();
-    let client = Client::new(&daemon.url);
-    let experiment_id = client.experiment("load");
+    let daemon = Server::from_env();
+    let client = Client::new(daemon.url());
+    // A fresh experiment name each time, so a long-lived external server can be measured again.
+    let name = format!(
+        "load-{}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis())
+    );
+    let experiment_id = client.experiment(&name);
     let rss_idle_kib = daemon.rss_kib();
     let ingest_points_per_sec = fill(&client, &experiment_id);
 
@@ -201,6 +252,7 @@ fn load_report() {
         "search_ms_median": latencies_ms[latencies_ms.len() / 2],
         "search_ms_max": latencies_ms[latencies_ms.len() - 1],
         "search_matches": client.search(&experiment_id),
+        "server": daemon.url(),
         "daemon_rss_mib_idle": rss_idle_kib as f64 / 1024.0,
         "daemon_rss_mib_after_load": daemon.rss_kib() as f64 / 1024.0,
     });

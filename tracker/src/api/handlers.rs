@@ -257,7 +257,10 @@ pub(crate) async fn log_metric(State(state): State<Arc<AppState>>, body: Body) -
             .ok_or_else(|| missing("timestamp"))?,
         step: fields.integer("step")?.unwrap_or(0),
     };
-    blocking(&state, move |store| store.log_metric(&run_id, &metric)).await?;
+    state
+        .store
+        .log_batch_async(&run_id, vec![metric], &[], &[])
+        .await?;
     Ok(Json(json!({})))
 }
 
@@ -268,7 +271,10 @@ pub(crate) async fn log_param(State(state): State<Arc<AppState>>, body: Body) ->
         key: fields.required("key")?,
         value: present(&fields, "value")?,
     };
-    blocking(&state, move |store| store.log_param(&run_id, &param)).await?;
+    state
+        .store
+        .log_batch_async(&run_id, Vec::new(), &[param], &[])
+        .await?;
     Ok(Json(json!({})))
 }
 
@@ -279,7 +285,10 @@ pub(crate) async fn set_tag(State(state): State<Arc<AppState>>, body: Body) -> R
         key: fields.required("key")?,
         value: present(&fields, "value")?,
     };
-    blocking(&state, move |store| store.set_tag(&run_id, &tag)).await?;
+    state
+        .store
+        .log_batch_async(&run_id, Vec::new(), &[], &[tag])
+        .await?;
     Ok(Json(json!({})))
 }
 
@@ -298,10 +307,10 @@ pub(crate) async fn log_batch(State(state): State<Arc<AppState>>, body: Body) ->
     let params: Vec<Param> = fields.list("params")?;
     let tags: Vec<RunTag> = fields.list("tags")?;
     validate_batch_limits(metrics.len(), params.len(), tags.len())?;
-    blocking(&state, move |store| {
-        store.log_batch(&run_id, &metrics, &params, &tags)
-    })
-    .await?;
+    state
+        .store
+        .log_batch_async(&run_id, metrics, &params, &tags)
+        .await?;
     Ok(Json(json!({})))
 }
 

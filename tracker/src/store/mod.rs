@@ -43,6 +43,7 @@ use crate::entities::{
     Experiment, ExperimentTag, Metric, Param, Run, RunInfo, RunStatus, RunTag, ViewType,
 };
 use crate::error::{Error, Result};
+use writer::Pending;
 
 pub use schema::SCHEMA_VERSION;
 
@@ -437,15 +438,39 @@ impl Store {
         params: &[Param],
         tags: &[RunTag],
     ) -> Result<()> {
-        let (params, tags) = validate::prepare_batch(metrics, params, tags)?;
-        let (id, metrics, path) = (
-            run_id.to_string(),
-            metrics.to_vec(),
-            self.inner.path.clone(),
-        );
+        self.submit_batch(run_id, metrics.to_vec(), params, tags)?
+            .wait()
+    }
+
+    /// [`Store::log_batch`] for async callers: validates at once, then awaits the commit without
+    /// blocking the task's thread (the daemon's write routes use it).
+    ///
+    /// # Errors
+    /// As [`Store::log_batch`].
+    pub async fn log_batch_async(
+        &self,
+        run_id: &str,
+        metrics: Vec<Metric>,
+        params: &[Param],
+        tags: &[RunTag],
+    ) -> Result<()> {
+        self.submit_batch(run_id, metrics, params, tags)?
+            .recv()
+            .await
+    }
+
+    fn submit_batch(
+        &self,
+        run_id: &str,
+        metrics: Vec<Metric>,
+        params: &[Param],
+        tags: &[RunTag],
+    ) -> Result<Pending<()>> {
+        let (params, tags) = validate::prepare_batch(&metrics, params, tags)?;
+        let (id, path) = (run_id.to_string(), self.inner.path.clone());
         self.inner
             .writer
-            .write(move |conn| write::log_batch(conn, &path, &id, &metrics, &params, &tags))
+            .submit(move |conn| write::log_batch(conn, &path, &id, &metrics, &params, &tags))
     }
 
     /// Logs one metric point (see [`Store::log_batch`]).

@@ -10,6 +10,7 @@ use std::sync::mpsc;
 use std::thread::JoinHandle;
 
 use rusqlite::Connection;
+use tokio::sync::oneshot;
 
 use crate::error::{Error, Result};
 
@@ -51,7 +52,16 @@ impl Writer {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T> + Send + 'static,
     {
-        let (reply, answer) = mpsc::sync_channel::<Result<T>>(1);
+        self.submit(work)?.wait()
+    }
+
+    /// Queues `work` for the writer's next transaction without waiting for it.
+    pub(crate) fn submit<T, F>(&self, work: F) -> Result<Pending<T>>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel::<Result<T>>();
         let path = self.path.clone();
         let job: Job = Box::new(move |conn: Option<&Connection>| {
             let result = match conn {
@@ -75,7 +85,35 @@ impl Writer {
             .ok_or_else(stopped)?
             .send(job)
             .map_err(|_| stopped())?;
-        answer.recv().map_err(|_| stopped())?
+        Ok(Pending {
+            answer,
+            path: self.path.clone(),
+        })
+    }
+}
+
+/// A write queued on the writer: its result once the transaction holding it is committed.
+#[must_use = "a write is acknowledged only once its result is received"]
+pub(crate) struct Pending<T> {
+    answer: oneshot::Receiver<Result<T>>,
+    path: PathBuf,
+}
+
+impl<T> Pending<T> {
+    /// Blocks the calling thread until the write is committed (never call it on an async task).
+    pub(crate) fn wait(self) -> Result<T> {
+        let path = self.path;
+        self.answer
+            .blocking_recv()
+            .map_err(|_| Error::WriterStopped { path })?
+    }
+
+    /// Waits, without blocking the thread, until the write is committed.
+    pub(crate) async fn recv(self) -> Result<T> {
+        let path = self.path;
+        self.answer
+            .await
+            .map_err(|_| Error::WriterStopped { path })?
     }
 }
 
@@ -98,15 +136,19 @@ fn in_savepoint<T>(conn: &Connection, work: impl FnOnce(&Connection) -> Result<T
         path: conn.path().map(PathBuf::from).unwrap_or_default(),
         source,
     };
-    conn.execute_batch("SAVEPOINT job").map_err(sql_error)?;
+    execute_cached(conn, "SAVEPOINT job").map_err(sql_error)?;
     let result = work(conn);
-    let end = if result.is_ok() {
-        "RELEASE job"
-    } else {
-        "ROLLBACK TO job; RELEASE job"
-    };
-    conn.execute_batch(end).map_err(sql_error)?;
+    if result.is_err() {
+        execute_cached(conn, "ROLLBACK TO job").map_err(sql_error)?;
+    }
+    execute_cached(conn, "RELEASE job").map_err(sql_error)?;
     result
+}
+
+/// Runs one statement from the connection's statement cache (these run once per write, and
+/// `execute_batch` would parse them every time).
+fn execute_cached(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(drop)
 }
 
 fn run(conn: Connection, receiver: mpsc::Receiver<Job>) {
@@ -119,7 +161,7 @@ fn run(conn: Connection, receiver: mpsc::Receiver<Job>) {
             }
         }
         let count = jobs.len();
-        if let Err(error) = conn.execute_batch("BEGIN IMMEDIATE") {
+        if let Err(error) = execute_cached(&conn, "BEGIN IMMEDIATE") {
             let message = error.to_string();
             for job in jobs {
                 // Run nothing: answer each job with the failure.
@@ -129,7 +171,7 @@ fn run(conn: Connection, receiver: mpsc::Receiver<Job>) {
             continue;
         }
         let completions: Vec<Completion> = jobs.into_iter().map(|job| job(Some(&conn))).collect();
-        let commit = conn.execute_batch("COMMIT").map_err(|error| {
+        let commit = execute_cached(&conn, "COMMIT").map_err(|error| {
             let _ = conn.execute_batch("ROLLBACK");
             error.to_string()
         });
