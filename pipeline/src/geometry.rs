@@ -232,44 +232,109 @@ fn rotate_impl<const C: usize>(src: &Image, degrees: f32, fill: u8, out: &mut [u
     let stride = w * C;
     let (wl, hl) = (w as i64 - 1, h as i64 - 1);
     let fill32 = u32::from(fill);
+    // Fixed-point coordinates whose four bilinear neighbours all lie inside the source.
+    let inner_x = (wl << ROT_FRAC) - 1;
+    let inner_y = (hl << ROT_FRAC) - 1;
+    let lerp = |tl: u8, tr: u8, bl: u8, br: u8, ax: u32, ay: u32| -> u8 {
+        let t = u32::from(tl) * (256 - ax) + u32::from(tr) * ax;
+        let b = u32::from(bl) * (256 - ax) + u32::from(br) * ax;
+        ((t * (256 - ay) + b * ay + (1 << 15)) >> 16) as u8
+    };
+    // Any pixel: neighbours outside the source count as `fill`.
+    let border = |px: &mut [u8; C], sx: i64, sy: i64| {
+        let (x0, y0) = (sx >> ROT_FRAC, sy >> ROT_FRAC);
+        if x0 < -1 || y0 < -1 || x0 > wl || y0 > hl {
+            px.fill(fill);
+            return;
+        }
+        let ax = ((sx >> (ROT_FRAC - 8)) & 0xFF) as u32;
+        let ay = ((sy >> (ROT_FRAC - 8)) & 0xFF) as u32;
+        let get = |x: i64, y: i64, c: usize| -> u8 {
+            if x < 0 || y < 0 || x > wl || y > hl {
+                fill32 as u8
+            } else {
+                src.data[y as usize * stride + x as usize * C + c]
+            }
+        };
+        for (c, v) in px.iter_mut().enumerate() {
+            *v = lerp(
+                get(x0, y0, c),
+                get(x0 + 1, y0, c),
+                get(x0, y0 + 1, c),
+                get(x0 + 1, y0 + 1, c),
+                ax,
+                ay,
+            );
+        }
+    };
     for (y, row) in out.chunks_exact_mut(stride).enumerate() {
         let dy = y as f64 + 0.5 - cy;
         let dx0 = 0.5 - cx;
-        let mut sx = ((dx0 * cos - dy * sin + cx - 0.5) * one).round() as i64;
-        let mut sy = ((dx0 * sin + dy * cos + cy - 0.5) * one).round() as i64;
-        for px in row.as_chunks_mut::<C>().0 {
-            let (x0, y0) = (sx >> ROT_FRAC, sy >> ROT_FRAC);
+        let sx0 = ((dx0 * cos - dy * sin + cx - 0.5) * one).round() as i64;
+        let sy0 = ((dx0 * sin + dy * cos + cy - 0.5) * one).round() as i64;
+        let pixels = row.as_chunks_mut::<C>().0;
+        let n = pixels.len() as i64;
+        // The run of pixels with every neighbour inside (an interval: coordinates are linear in
+        // x) takes the branch-free path; the pixels before and after it the bordered one.
+        let (ax_lo, ax_hi) = linear_range(sx0, step_x, 0, inner_x, n);
+        let (ay_lo, ay_hi) = linear_range(sy0, step_y, 0, inner_y, n);
+        let (lo, hi) = (ax_lo.max(ay_lo), ax_hi.min(ay_hi).max(ax_lo.max(ay_lo)));
+        let (lo, hi) = (lo as usize, hi as usize);
+        let (head, rest) = pixels.split_at_mut(lo);
+        let (inner, tail) = rest.split_at_mut(hi - lo);
+        for (x, px) in head.iter_mut().enumerate() {
+            border(px, sx0 + x as i64 * step_x, sy0 + x as i64 * step_y);
+        }
+        let (mut sx, mut sy) = (sx0 + lo as i64 * step_x, sy0 + lo as i64 * step_y);
+        for px in inner {
+            let i = (sy >> ROT_FRAC) as usize * stride + (sx >> ROT_FRAC) as usize * C;
             let ax = ((sx >> (ROT_FRAC - 8)) & 0xFF) as u32;
             let ay = ((sy >> (ROT_FRAC - 8)) & 0xFF) as u32;
-            if x0 >= 0 && y0 >= 0 && x0 < wl && y0 < hl {
-                let i = y0 as usize * stride + x0 as usize * C;
-                let top = &src.data[i..i + 2 * C];
-                let bot = &src.data[i + stride..i + stride + 2 * C];
-                for c in 0..C {
-                    let t = u32::from(top[c]) * (256 - ax) + u32::from(top[C + c]) * ax;
-                    let b = u32::from(bot[c]) * (256 - ax) + u32::from(bot[C + c]) * ax;
-                    px[c] = ((t * (256 - ay) + b * ay + (1 << 15)) >> 16) as u8;
-                }
-            } else if x0 < -1 || y0 < -1 || x0 > wl || y0 > hl {
-                px.fill(fill);
-            } else {
-                // Border: neighbours outside the source count as `fill`.
-                let get = |x: i64, y: i64, c: usize| -> u32 {
-                    if x < 0 || y < 0 || x > wl || y > hl {
-                        fill32
-                    } else {
-                        u32::from(src.data[y as usize * stride + x as usize * C + c])
-                    }
-                };
-                for c in 0..C {
-                    let t = get(x0, y0, c) * (256 - ax) + get(x0 + 1, y0, c) * ax;
-                    let b = get(x0, y0 + 1, c) * (256 - ax) + get(x0 + 1, y0 + 1, c) * ax;
-                    px[c] = ((t * (256 - ay) + b * ay + (1 << 15)) >> 16) as u8;
-                }
+            let top = &src.data[i..i + 2 * C];
+            let bot = &src.data[i + stride..i + stride + 2 * C];
+            for c in 0..C {
+                px[c] = lerp(top[c], top[C + c], bot[c], bot[C + c], ax, ay);
             }
             sx += step_x;
             sy += step_y;
         }
+        for (x, px) in tail.iter_mut().enumerate() {
+            let x = (hi + x) as i64;
+            border(px, sx0 + x * step_x, sy0 + x * step_y);
+        }
+    }
+}
+
+/// The half-open range of `x` in `0..n` where `lo <= v0 + x·step <= hi`, as `(start, end)`
+/// (empty: `start == end`).
+fn linear_range(v0: i64, step: i64, lo: i64, hi: i64, n: i64) -> (i64, i64) {
+    let (start, end) = match step {
+        0 if (lo..=hi).contains(&v0) => (0, n),
+        0 => (0, 0),
+        s if s > 0 => (ceil_div(lo - v0, s), floor_div(hi - v0, s) + 1),
+        s => (ceil_div(hi - v0, s), floor_div(lo - v0, s) + 1),
+    };
+    let (start, end) = (start.clamp(0, n), end.clamp(0, n));
+    (start, end.max(start))
+}
+
+/// `a / b` rounded towards negative infinity, for any signs.
+fn floor_div(a: i64, b: i64) -> i64 {
+    let q = a / b;
+    if a % b != 0 && ((a < 0) != (b < 0)) {
+        q - 1
+    } else {
+        q
+    }
+}
+
+/// `a / b` rounded towards positive infinity, for any signs.
+fn ceil_div(a: i64, b: i64) -> i64 {
+    let q = a / b;
+    if a % b != 0 && ((a < 0) == (b < 0)) {
+        q + 1
+    } else {
+        q
     }
 }
 
@@ -278,7 +343,7 @@ mod tests {
     use super::*;
     use crate::transform::fixtures::{gray, rgb};
     use proptest::prelude::*;
-    use rand::SeedableRng;
+    use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
 
     #[test]
@@ -338,8 +403,74 @@ mod tests {
         assert_eq!(out.data, vec![2, 5, 8, 1, 4, 7, 0, 3, 6]);
     }
 
+    /// Rotation computed pixel by pixel with the bordered rule everywhere (no interior run):
+    /// the reference the split loop of `rotate_impl` must equal exactly.
+    fn rotate_reference(src: &Image, degrees: f32, fill: u8) -> Vec<u8> {
+        let (w, h, c) = (
+            i64::from(src.width),
+            i64::from(src.height),
+            src.channels as usize,
+        );
+        let one = f64::from(1u32 << ROT_FRAC);
+        let (sin, cos) = f64::from(degrees).to_radians().sin_cos();
+        let (cx, cy) = (w as f64 * 0.5, h as f64 * 0.5);
+        let (step_x, step_y) = ((cos * one).round() as i64, (sin * one).round() as i64);
+        let get = |x: i64, y: i64, ch: usize| -> u32 {
+            if x < 0 || y < 0 || x >= w || y >= h {
+                u32::from(fill)
+            } else {
+                u32::from(src.data[(y * w + x) as usize * c + ch])
+            }
+        };
+        let mut out = Vec::new();
+        for y in 0..h {
+            let dy = y as f64 + 0.5 - cy;
+            let dx0 = 0.5 - cx;
+            let sx0 = ((dx0 * cos - dy * sin + cx - 0.5) * one).round() as i64;
+            let sy0 = ((dx0 * sin + dy * cos + cy - 0.5) * one).round() as i64;
+            for x in 0..w {
+                let (sx, sy) = (sx0 + x * step_x, sy0 + x * step_y);
+                let (x0, y0) = (sx >> ROT_FRAC, sy >> ROT_FRAC);
+                let ax = ((sx >> (ROT_FRAC - 8)) & 0xFF) as u32;
+                let ay = ((sy >> (ROT_FRAC - 8)) & 0xFF) as u32;
+                for ch in 0..c {
+                    let t = get(x0, y0, ch) * (256 - ax) + get(x0 + 1, y0, ch) * ax;
+                    let b = get(x0, y0 + 1, ch) * (256 - ax) + get(x0 + 1, y0 + 1, ch) * ax;
+                    out.push(((t * (256 - ay) + b * ay + (1 << 15)) >> 16) as u8);
+                }
+            }
+        }
+        out
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(96))]
+
+        #[test]
+        fn linear_range_is_exactly_where_the_bounds_hold(
+            v0 in -2000..2000i64, step in -300..300i64, lo in -500..500i64, span in 0..900i64,
+            n in 0..64i64,
+        ) {
+            let hi = lo + span;
+            let (start, end) = linear_range(v0, step, lo, hi, n);
+            let inside: Vec<i64> = (0..n).filter(|x| (lo..=hi).contains(&(v0 + x * step))).collect();
+            let got: Vec<i64> = (start..end).collect();
+            prop_assert_eq!(got, inside);
+        }
+
+        #[test]
+        fn rotation_equals_the_pixel_by_pixel_reference(
+            w in 1..40u32, h in 1..40u32, color in any::<bool>(), degrees in -180.0..180.0f32,
+            fill in any::<u8>(), seed in any::<u64>(),
+        ) {
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            let channels = if color { 3 } else { 1 };
+            let mut src = Image::filled(w, h, channels, 0);
+            src.data.iter_mut().for_each(|v| *v = rng.random());
+            let mut out = Image::filled(0, 0, 1, 0);
+            rotate_into(&src, degrees, fill, &mut out);
+            prop_assert_eq!(out.data, rotate_reference(&src, degrees, fill));
+        }
 
         #[test]
         fn random_resized_crop_box_is_inside_with_area_and_ratio_in_range(
