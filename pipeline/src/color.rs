@@ -54,13 +54,78 @@ impl ColorJitter {
 
     /// Applies the jitter in place as one affine colour map (see the module docs).
     pub fn apply(&self, img: &mut Image) {
+        let (m, t) = self.affine(img);
+        if img.channels == 1 {
+            let (a, b) = (m[0][0], t[0] + 0.5);
+            for v in img.data.iter_mut() {
+                *v = (f32::from(*v) * a + b).clamp(0.0, 255.0) as u8;
+            }
+        } else {
+            for px in img.data.as_chunks_mut::<3>().0 {
+                let (r, g, b) = (f32::from(px[0]), f32::from(px[1]), f32::from(px[2]));
+                for i in 0..3 {
+                    px[i] = (m[i][0] * r + m[i][1] * g + m[i][2] * b + t[i] + 0.5).clamp(0.0, 255.0)
+                        as u8;
+                }
+            }
+        }
+    }
+
+    /// Applies the jitter and then the normalization `x·scale + offset` in one pass, writing
+    /// CHW floats to `out` (what [`ColorJitter::apply`] followed by [`normalize_into`] gives,
+    /// without rounding the jittered colours to 8 bits in between).
+    pub fn apply_normalized(&self, img: &Image, scale: &[f32], offset: &[f32], out: &mut [f32]) {
+        let (m, t) = self.affine(img);
+        let n = img.width as usize * img.height as usize;
+        if img.channels == 1 {
+            let (a, b) = (m[0][0], t[0]);
+            for (o, &v) in out[..n].iter_mut().zip(&img.data) {
+                *o = (f32::from(v) * a + b).clamp(0.0, 255.0) * scale[0] + offset[0];
+            }
+            return;
+        }
+        let (r_plane, rest) = out[..3 * n].split_at_mut(n);
+        let (g_plane, b_plane) = rest.split_at_mut(n);
+        let planes = r_plane
+            .iter_mut()
+            .zip(g_plane.iter_mut())
+            .zip(b_plane.iter_mut());
+        for (((ro, go), bo), px) in planes.zip(img.data.as_chunks::<3>().0) {
+            let (r, g, b) = (f32::from(px[0]), f32::from(px[1]), f32::from(px[2]));
+            let channel = |i: usize| {
+                (m[i][0] * r + m[i][1] * g + m[i][2] * b + t[i]).clamp(0.0, 255.0) * scale[i]
+                    + offset[i]
+            };
+            *ro = channel(0);
+            *go = channel(1);
+            *bo = channel(2);
+        }
+    }
+
+    /// The jitter as one affine colour map `x ↦ m·x + t` on `img`'s pixels (gray images use
+    /// `m[0][0]` and `t[0]`).
+    fn affine(&self, img: &Image) -> ([[f32; 3]; 3], [f32; 3]) {
         let c = img.channels as usize;
         let n = (img.width as usize * img.height as usize).max(1);
-        // Mean colour of the input, for contrast (mean of gray is linear in it).
+        // Mean colour of the input, for contrast (mean of gray is linear in it); only contrast
+        // needs it.
         let mut sums = [0u64; 3];
-        for px in img.data.chunks_exact(c) {
-            for (s, &v) in sums.iter_mut().zip(px) {
-                *s += u64::from(v);
+        if self.contrast.is_some() {
+            if c == 1 {
+                sums[0] = img.data.iter().map(|&v| u64::from(v)).sum();
+            } else {
+                for row in img.data.as_chunks::<3>().0.chunks(4096) {
+                    // 4096 pixels of at most 255 fit a u32 sum.
+                    let mut part = [0u32; 3];
+                    for px in row {
+                        for (s, &v) in part.iter_mut().zip(px) {
+                            *s += u32::from(v);
+                        }
+                    }
+                    for (s, p) in sums.iter_mut().zip(part) {
+                        *s += u64::from(p);
+                    }
+                }
             }
         }
         let mean_in: Vec<f32> = sums[..c].iter().map(|&s| s as f32 / n as f32).collect();
@@ -127,20 +192,7 @@ impl ColorJitter {
                 }
             }
         }
-        if c == 1 {
-            let (a, b) = (m[0][0], t[0] + 0.5);
-            for v in img.data.iter_mut() {
-                *v = (f32::from(*v) * a + b).clamp(0.0, 255.0) as u8;
-            }
-        } else {
-            for px in img.data.as_chunks_mut::<3>().0 {
-                let (r, g, b) = (f32::from(px[0]), f32::from(px[1]), f32::from(px[2]));
-                for i in 0..3 {
-                    px[i] = (m[i][0] * r + m[i][1] * g + m[i][2] * b + t[i] + 0.5).clamp(0.0, 255.0)
-                        as u8;
-                }
-            }
-        }
+        (m, t)
     }
 }
 
@@ -196,6 +248,9 @@ pub fn normalize_into(img: &Image, scale: &[f32], offset: &[f32], out: &mut [f32
 mod tests {
     use super::*;
     use crate::transform::fixtures::rgb;
+    use proptest::prelude::*;
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
 
     #[test]
     fn color_jitter_identity_and_brightness_are_exact() {
@@ -240,6 +295,36 @@ mod tests {
                 px[0].abs_diff(px[1]) <= 1 && px[1].abs_diff(px[2]) <= 1,
                 "{px:?}"
             );
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// The fused pass equals jitter-then-normalize up to the 8-bit rounding it skips.
+        #[test]
+        fn apply_normalized_equals_apply_then_normalize(
+            w in 1..24u32, h in 1..24u32, color in any::<bool>(), seed in any::<u64>(),
+            strength in 0.0..0.9f32, hue in 0.0..0.5f32,
+        ) {
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            let channels = if color { 3 } else { 1 };
+            let mut img = Image::filled(w, h, channels, 0);
+            img.data.iter_mut().for_each(|v| *v = rng.random());
+            let jitter = ColorJitter::sample(strength, strength, strength, hue, &mut rng);
+            let (scale, offset) = ([0.017f32, -0.02, 0.0175], [-2.1f32, 1.9, -1.8]);
+            let n = (w * h) as usize * channels as usize;
+            let mut fused = vec![0.0; n];
+            jitter.apply_normalized(&img, &scale, &offset, &mut fused);
+            let mut jittered = img.clone();
+            jitter.apply(&mut jittered);
+            let mut plain = vec![0.0; n];
+            normalize_into(&jittered, &scale, &offset, &mut plain);
+            let plane = (w * h) as usize;
+            for (i, (a, b)) in fused.iter().zip(&plain).enumerate() {
+                let tolerance = 0.5 * scale[i / plane].abs() + 1e-4;
+                prop_assert!((a - b).abs() <= tolerance, "value {i}: fused {a}, unfused {b}");
+            }
         }
     }
 }

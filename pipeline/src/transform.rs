@@ -130,7 +130,9 @@ impl Chain {
         out: &mut [f32],
     ) -> Result<()> {
         let mut owned: Option<Image> = None;
-        for spec in &self.specs {
+        // A colour jitter that ends the chain is applied together with the normalization.
+        let mut last_jitter: Option<ColorJitter> = None;
+        for (index, spec) in self.specs.iter().enumerate() {
             let cur: &Image = owned.as_ref().unwrap_or(input);
             let mut dst = scratch.take_spare();
             let produced: Option<Image> = match *spec {
@@ -226,8 +228,11 @@ impl Chain {
                 } => {
                     scratch.spare = Some(dst);
                     let jitter = ColorJitter::sample(brightness, contrast, saturation, hue, rng);
-                    let img = owned.get_or_insert_with(|| input.clone());
-                    jitter.apply(img);
+                    if index + 1 == self.specs.len() {
+                        last_jitter = Some(jitter);
+                    } else {
+                        jitter.apply(owned.get_or_insert_with(|| input.clone()));
+                    }
                     None
                 }
             };
@@ -238,7 +243,10 @@ impl Chain {
             }
         }
         let cur = owned.as_ref().unwrap_or(input);
-        normalize_into(cur, &self.scale, &self.offset, out);
+        match last_jitter {
+            Some(jitter) => jitter.apply_normalized(cur, &self.scale, &self.offset, out),
+            None => normalize_into(cur, &self.scale, &self.offset, out),
+        }
         if let Some(img) = owned {
             scratch.spare = Some(img);
         }
