@@ -261,7 +261,11 @@ impl Optimizer {
             let Some(grad) = grads.get(var.as_tensor()) else {
                 continue;
             };
-            let p = var.as_tensor();
+            // The update is arithmetic on plain values: computed from the variable itself, it
+            // would be a tracked op, and the moments kept for the next step would chain every
+            // step's intermediates to the next (memory growing with each batch).
+            let p = &var.as_tensor().detach();
+            let grad = &grad.detach();
             match c.optimizer {
                 OptimizerKind::Adam | OptimizerKind::Adamw => {
                     let decoupled = c.optimizer == OptimizerKind::Adamw;
@@ -291,8 +295,8 @@ impl Optimizer {
                         p.clone()
                     };
                     var.set(&base.sub(&update)?)?;
-                    self.first[i] = Some(m);
-                    self.second[i] = Some(v);
+                    self.first[i] = Some(m.detach());
+                    self.second[i] = Some(v.detach());
                 }
                 OptimizerKind::Sgd => {
                     let g = if wd > 0.0 {
@@ -310,7 +314,7 @@ impl Optimizer {
                         } else {
                             buf.clone()
                         };
-                        self.first[i] = Some(buf);
+                        self.first[i] = Some(buf.detach());
                         d
                     } else {
                         g
@@ -529,6 +533,41 @@ mod tests {
             .map(|&(p, g): &(f64, f64)| p - 0.1 * g / (g.abs() + 1e-8))
             .collect();
         assert_close(&one_step(config, 1)?, &want);
+        Ok(())
+    }
+
+    /// The moments carried to the next step are plain values, not graph nodes: with weight
+    /// decay on, each one used to hold the op that read the variable, and through it every
+    /// earlier step's intermediates, so memory grew with every batch of an epoch.
+    #[test]
+    fn optimizer_state_holds_no_graph() -> Result<()> {
+        for optimizer in [
+            OptimizerKind::Adam,
+            OptimizerKind::Adamw,
+            OptimizerKind::Sgd,
+        ] {
+            let config = OptimConfig {
+                optimizer,
+                weight_decay: 0.1,
+                momentum: 0.9,
+                ..OptimConfig::default()
+            };
+            let var = Var::from_slice(&[1.0f32, -2.0], 2, &Device::Cpu)?;
+            let mut opt = Optimizer::new(vec![("p".into(), var.clone())], &config);
+            let coef = Tensor::from_slice(&[0.5f32, 0.25], 2, &Device::Cpu)?;
+            for _ in 0..3 {
+                let loss = var.as_tensor().mul(&coef)?.sum_all()?;
+                opt.backward_step(&loss)?;
+            }
+            for state in opt.first.iter().chain(&opt.second).flatten() {
+                // A tensor built from the variable by tracked ops has a gradient for it.
+                let grads = state.sum_all()?.backward()?;
+                assert!(
+                    grads.get(var.as_tensor()).is_none(),
+                    "{optimizer:?} keeps a graph back to the variable in its state"
+                );
+            }
+        }
         Ok(())
     }
 
