@@ -128,7 +128,7 @@ impl ColorJitter {
                 }
             }
         }
-        let mean_in: Vec<f32> = sums[..c].iter().map(|&s| s as f32 / n as f32).collect();
+        let mean_in = sums.map(|s| s as f32 / n as f32);
         let mut m = [[1.0f32, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]];
         let mut t = [0.0f32; 3];
         let mul = |a: &[[f32; 3]; 3], m: &mut [[f32; 3]; 3], t: &mut [f32; 3]| {

@@ -231,7 +231,6 @@ fn rotate_impl<const C: usize>(src: &Image, degrees: f32, fill: u8, out: &mut [u
     let (step_x, step_y) = ((cos * one).round() as i64, (sin * one).round() as i64);
     let stride = w * C;
     let (wl, hl) = (w as i64 - 1, h as i64 - 1);
-    let fill32 = u32::from(fill);
     // Fixed-point coordinates whose four bilinear neighbours all lie inside the source.
     let inner_x = (wl << ROT_FRAC) - 1;
     let inner_y = (hl << ROT_FRAC) - 1;
@@ -251,7 +250,7 @@ fn rotate_impl<const C: usize>(src: &Image, degrees: f32, fill: u8, out: &mut [u
         let ay = ((sy >> (ROT_FRAC - 8)) & 0xFF) as u32;
         let get = |x: i64, y: i64, c: usize| -> u8 {
             if x < 0 || y < 0 || x > wl || y > hl {
-                fill32 as u8
+                fill
             } else {
                 src.data[y as usize * stride + x as usize * C + c]
             }
