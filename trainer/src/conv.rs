@@ -107,7 +107,7 @@ impl Conv2d {
     }
 
     /// Whether `x` takes the unfold + matmul path (else candle's own conv2d).
-    fn lowers_to_matmul(&self, x: &Tensor) -> bool {
+    pub(crate) fn lowers_to_matmul(&self, x: &Tensor) -> bool {
         runs_on_cpu_kernels(x)
             && self.config.groups == 1
             && x.dtype() == self.weight.dtype()
@@ -167,17 +167,17 @@ impl Module for Conv2d {
 /// `oh × ow` pixels per image and channel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Geometry {
-    n: usize,
-    c: usize,
-    h: usize,
-    w: usize,
+    pub(crate) n: usize,
+    pub(crate) c: usize,
+    pub(crate) h: usize,
+    pub(crate) w: usize,
     kh: usize,
     kw: usize,
     stride: usize,
     padding: usize,
     dilation: usize,
-    oh: usize,
-    ow: usize,
+    pub(crate) oh: usize,
+    pub(crate) ow: usize,
 }
 
 impl Geometry {
@@ -223,18 +223,23 @@ impl Geometry {
         }
     }
 
+    /// The output size `(oh, ow)` per image and channel.
+    pub fn out_size(&self) -> (usize, usize) {
+        (self.oh, self.ow)
+    }
+
     /// Rows of the column matrix: `c · kh · kw`.
-    fn rows(&self) -> usize {
+    pub(crate) fn rows(&self) -> usize {
         self.c * self.kh * self.kw
     }
 
     /// Output pixels per image and channel: `oh · ow`.
-    fn pixels(&self) -> usize {
+    pub(crate) fn pixels(&self) -> usize {
         self.oh * self.ow
     }
 
     /// Elements of one input image: `c · h · w`.
-    fn image_len(&self) -> usize {
+    pub(crate) fn image_len(&self) -> usize {
         self.c * self.h * self.w
     }
 

@@ -33,7 +33,7 @@ pub(crate) trait Kernel2 {
 
 /// The contiguous data of a storage laid out by `layout`, checked to hold `expected_len`
 /// elements, or an error naming `op`.
-fn contiguous<'a, T>(
+pub(crate) fn contiguous<'a, T>(
     data: &'a [T],
     layout: &Layout,
     expected_len: usize,

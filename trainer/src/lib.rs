@@ -51,6 +51,7 @@ pub mod activation;
 pub mod checkpoint;
 pub mod config;
 pub mod conv;
+pub mod conv_block;
 mod cpu_kernel;
 pub mod device;
 pub mod early_stopping;

@@ -298,10 +298,11 @@ impl ModuleT for Cnn {
     fn forward_t(&self, xs: &Tensor, train: bool) -> candle_core::Result<Tensor> {
         let mut xs = xs.clone();
         for block in &self.blocks {
-            xs = block.conv.forward(&xs)?;
-            if let Some(norm) = &block.norm {
-                xs = norm.forward_t(&xs, train)?;
-            }
+            let Some(norm) = &block.norm else {
+                xs = crate::conv_block::conv_relu_pool(&xs, &block.conv, self.pool_size)?;
+                continue;
+            };
+            xs = norm.forward_t(&block.conv.forward(&xs)?, train)?;
             xs = crate::activation::relu(&xs)?;
             if self.pool_size > 1 {
                 xs = crate::pool::max_pool2d(&xs, self.pool_size)?;

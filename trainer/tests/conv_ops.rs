@@ -6,7 +6,7 @@ use candle_nn::{Conv2dConfig, Optimizer, VarBuilder, VarMap};
 use proptest::prelude::*;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use trainer::{activation, conv, pool};
+use trainer::{activation, conv, conv_block, pool};
 
 const TOLERANCE: f32 = 1e-4;
 
@@ -82,6 +82,44 @@ proptest! {
         let want = conv_outputs(&x, &|t| stock.forward(t), &weight, &bias);
         for (name, (g, w)) in ["output", "input grad", "weight grad", "bias grad"].iter().zip(got.iter().zip(&want)) {
             prop_assert!(max_diff(g, w) < TOLERANCE, "{name} differs: {}", max_diff(g, w));
+        }
+    }
+
+    #[test]
+    fn fused_conv_block_matches_conv_relu_pool_in_values_and_all_gradients(
+        n in 1usize..4, c in 1usize..4, o in 1usize..5, k in 1usize..4, stride in 1usize..3,
+        padding in 0usize..3, pool in 1usize..4, extra_h in 0usize..7, extra_w in 0usize..7,
+        input_tracked: bool, seed in 0u64..1000,
+    ) {
+        let (h, w) = (k + extra_h, k + extra_w);
+        let cfg = Conv2dConfig { padding, stride, ..Default::default() };
+        let g = conv::Geometry::new((n, c, h, w), (k, k), &cfg).expect("geometry");
+        prop_assume!(pool <= g.out_size().0 && pool <= g.out_size().1);
+        let x = Var::from_tensor(&random(&[n, c, h, w], seed)).expect("var");
+        let weight = Var::from_tensor(&random(&[o, c, k, k], seed + 1)).expect("var");
+        let bias = Var::from_tensor(&random(&[o], seed + 2)).expect("var");
+        let layer = conv::Conv2d::new(weight.as_tensor().clone(), Some(bias.as_tensor().clone()), cfg);
+        // A plain input (the first block's images) gets no gradient; the weights still do.
+        let input = match input_tracked {
+            true => x.as_tensor().clone(),
+            false => x.as_tensor().detach(),
+        };
+        let fused = conv_block::conv_relu_pool(&input, &layer, pool).expect("fused block runs");
+        let relu = activation::relu(&layer.forward(&input).expect("conv")).expect("relu");
+        let composed = pool::max_pool2d(&relu, pool).expect("pool");
+        prop_assert!(max_diff(&fused, &composed) < TOLERANCE, "output differs");
+        let got = weighted_sum(&fused, 9).backward().expect("backward");
+        let want = weighted_sum(&composed, 9).backward().expect("backward");
+        for (name, var) in [("weight", &weight), ("bias", &bias)] {
+            let (g, w) = (got.get(var.as_tensor()).expect("grad"), want.get(var.as_tensor()).expect("grad"));
+            prop_assert!(max_diff(g, w) < TOLERANCE, "{name} grad differs: {}", max_diff(g, w));
+        }
+        match input_tracked {
+            true => {
+                let (g, w) = (got.get(x.as_tensor()).expect("grad"), want.get(x.as_tensor()).expect("grad"));
+                prop_assert!(max_diff(g, w) < TOLERANCE, "input grad differs: {}", max_diff(g, w));
+            }
+            false => prop_assert!(got.get(&input).is_none(), "the plain input got a gradient"),
         }
     }
 

@@ -1,0 +1,315 @@
+//! A convolution block — convolution, bias, ReLU, max pooling — as one op.
+//!
+//! Built from separate ops, a block leaves four full-size tensors in the autograd graph: the
+//! product, the biased images, the ReLU output and, in every block after the first, the
+//! column matrix. candle's backward pass accumulates the gradient of each such tensor into a
+//! fresh zero tensor with one more addition, besides each op's own pass and temporaries.
+//! [`conv_relu_pool`] computes the whole block in one op whose only graph inputs are the
+//! block's input, weight and bias:
+//!
+//! ```text
+//! forward:  cols = unfold(x)            [c·kh·kw, n·oh·ow]
+//!           y    = weight · cols        [o, n·oh·ow]              (gemm)
+//!           out  = maxpool(relu(y + b)) [n, o, oh/k, ow/k], keeping each window's winner
+//! backward: dy   = the output gradient placed at the winners that passed the ReLU
+//!           db   = Σ dy,  dW = dy · colsᵀ  (gemm),  dx = fold(weightᵀ · dy)  (gemm, only when
+//!           x is tracked: never for the first block's images)
+//! ```
+//!
+//! The result and all three gradients are those of [`crate::conv::Conv2d`] followed by
+//! [`crate::activation::relu`] and [`crate::pool::max_pool2d`], ties included: a window's
+//! gradient goes to its first maximum (row-major), and nowhere when that maximum is not
+//! positive. Other devices and dtypes, and a layer without bias, take that composed path.
+//!
+//! ```
+//! use candle_core::{DType, Device, Tensor};
+//! use candle_nn::{Conv2dConfig, VarBuilder, VarMap};
+//!
+//! let varmap = VarMap::new();
+//! let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
+//! let cfg = Conv2dConfig { padding: 1, ..Default::default() };
+//! let conv = trainer::conv::conv2d(1, 8, 3, cfg, vb.pp("conv1"))?;
+//! let x = Tensor::zeros((2, 1, 28, 28), DType::F32, &Device::Cpu)?;
+//! let y = trainer::conv_block::conv_relu_pool(&x, &conv, 2)?;
+//! assert_eq!(y.dims(), &[2, 8, 14, 14]);
+//! # Ok::<(), candle_core::Error>(())
+//! ```
+
+use std::sync::OnceLock;
+
+use candle_core::backend::BackendStorage;
+use candle_core::{
+    CpuStorage, CustomOp1, CustomOp3, Device, Layout, Module, Result, Shape, Tensor,
+};
+use rayon::prelude::*;
+
+use crate::conv::{Conv2d, Fold, Geometry, Unfold};
+use crate::cpu_kernel::{Element, Kernel1, contiguous, run1};
+
+/// A window whose maximum is not positive: the ReLU passes it no gradient.
+const NO_WINNER: u32 = u32::MAX;
+
+/// `max_pool2d(relu(conv(x)), pool)`: the convolution block of a CNN, `[n, c, h, w]` →
+/// `[n, o, oh / pool, ow / pool]` (windows `pool × pool`, stride `pool`, trailing rows and
+/// columns dropped; `pool == 1` is no pooling).
+///
+/// Fails when `pool` is 0 or larger than the convolution's output.
+pub fn conv_relu_pool(x: &Tensor, conv: &Conv2d, pool: usize) -> Result<Tensor> {
+    let (out_channels, in_channels, kh, kw) = conv.weight().dims4()?;
+    let geometry = match conv.lowers_to_matmul(x) {
+        true => Some(Geometry::new(x.dims4()?, (kh, kw), conv.config())?),
+        false => None,
+    };
+    let (Some(g), Some(bias)) = (geometry, conv.bias()) else {
+        return composed(x, conv, pool);
+    };
+    if pool == 0 || pool > g.oh || pool > g.ow {
+        candle_core::bail!(
+            "conv block: pool {pool} on a {}x{} convolution output",
+            g.oh,
+            g.ow
+        );
+    }
+    if in_channels != g.c {
+        candle_core::bail!(
+            "conv2d: input has {} channels, the weight expects {in_channels}",
+            g.c
+        );
+    }
+    if g.pixels() >= NO_WINNER as usize {
+        return composed(x, conv, pool);
+    }
+    let op = ConvReluPool {
+        g,
+        out_channels,
+        pool,
+        ph: g.oh / pool,
+        pw: g.ow / pool,
+        saved: OnceLock::new(),
+    };
+    x.contiguous()?
+        .apply_op3(&conv.weight().contiguous()?, &bias.contiguous()?, op)
+}
+
+/// The same block from separate ops.
+fn composed(x: &Tensor, conv: &Conv2d, pool: usize) -> Result<Tensor> {
+    let y = crate::activation::relu(&conv.forward(x)?)?;
+    match pool {
+        1 => Ok(y),
+        _ => crate::pool::max_pool2d(&y, pool),
+    }
+}
+
+/// The fused block; `saved` holds what the forward pass leaves for the backward one.
+#[derive(Debug)]
+struct ConvReluPool {
+    g: Geometry,
+    out_channels: usize,
+    pool: usize,
+    ph: usize,
+    pw: usize,
+    saved: OnceLock<Saved>,
+}
+
+/// The column matrix (for the weight gradient) and, per output, its window's winner: the
+/// offset of the first maximum in its `oh × ow` plane, or [`NO_WINNER`].
+#[derive(Debug)]
+struct Saved {
+    cols: Tensor,
+    winners: Vec<u32>,
+}
+
+impl ConvReluPool {
+    /// Elements of one pooled output plane.
+    fn pooled_len(&self) -> usize {
+        self.ph * self.pw
+    }
+
+    /// Elements of the output `[n, o, ph, pw]`.
+    fn output_len(&self) -> usize {
+        self.g.n * self.out_channels * self.pooled_len()
+    }
+
+    /// Columns of the product `y`: `n · oh · ow`.
+    fn width(&self) -> usize {
+        self.g.n * self.g.pixels()
+    }
+
+    /// `maxpool(relu(y + bias))` from the product `y [o, n·oh·ow]`, with each window's winner.
+    fn relu_pool<T: Element>(&self, y: &[T], bias: &[T]) -> (Vec<T>, Vec<u32>) {
+        let (g, k, plane) = (&self.g, self.pool, self.pooled_len());
+        let mut out = vec![T::default(); self.output_len()];
+        let mut winners = vec![NO_WINNER; self.output_len()];
+        if plane == 0 {
+            return (out, winners);
+        }
+        out.par_chunks_mut(plane)
+            .zip(winners.par_chunks_mut(plane))
+            .enumerate()
+            .for_each(|(index, (out, winners))| {
+                let (image, channel) = (index / self.out_channels, index % self.out_channels);
+                let src = &y[(channel * g.n + image) * g.pixels()..][..g.pixels()];
+                let b = bias[channel];
+                for (py, (out, winners)) in out
+                    .chunks_exact_mut(self.pw)
+                    .zip(winners.chunks_exact_mut(self.pw))
+                    .enumerate()
+                {
+                    for (px, (out, winner)) in out.iter_mut().zip(winners).enumerate() {
+                        let first = py * k * g.ow + px * k;
+                        let mut best = (first, src[first] + b);
+                        for row in (0..k).map(|dy| first + dy * g.ow) {
+                            for (at, &v) in src[row..row + k].iter().enumerate() {
+                                if v + b > best.1 {
+                                    best = (row + at, v + b);
+                                }
+                            }
+                        }
+                        if best.1 > T::default() {
+                            *out = best.1;
+                            *winner = best.0 as u32;
+                        }
+                    }
+                }
+            });
+        (out, winners)
+    }
+}
+
+impl CustomOp3 for ConvReluPool {
+    fn name(&self) -> &'static str {
+        "conv-relu-pool"
+    }
+
+    fn cpu_fwd(
+        &self,
+        x: &CpuStorage,
+        x_layout: &Layout,
+        weight: &CpuStorage,
+        weight_layout: &Layout,
+        bias: &CpuStorage,
+        bias_layout: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (g, o) = (&self.g, self.out_channels);
+        let cols = run1(&Unfold(*g), self.name(), (x, x_layout), g.n * g.image_len())?;
+        let cols_layout = Layout::contiguous((g.rows(), self.width()));
+        let Some((start, _)) = weight_layout.contiguous_offsets() else {
+            candle_core::bail!("{}: the weight is not contiguous", self.name());
+        };
+        let weight_layout = Layout::contiguous_with_offset((o, g.rows()), start);
+        let y = weight.matmul(
+            &cols,
+            (1, o, self.width(), g.rows()),
+            &weight_layout,
+            &cols_layout,
+        )?;
+        let (out, winners) = match (&y, bias) {
+            (CpuStorage::F32(y), CpuStorage::F32(bias)) => {
+                let (out, winners) =
+                    self.relu_pool(y, contiguous(bias, bias_layout, o, self.name())?);
+                (CpuStorage::F32(out), winners)
+            }
+            (CpuStorage::F64(y), CpuStorage::F64(bias)) => {
+                let (out, winners) =
+                    self.relu_pool(y, contiguous(bias, bias_layout, o, self.name())?);
+                (CpuStorage::F64(out), winners)
+            }
+            (y, bias) => candle_core::bail!(
+                "{}: unsupported dtypes {:?} and {:?}",
+                self.name(),
+                y.dtype(),
+                bias.dtype()
+            ),
+        };
+        let shape = (g.rows(), self.width());
+        let cols = match cols {
+            CpuStorage::F32(cols) => Tensor::from_vec(cols, shape, &Device::Cpu)?,
+            CpuStorage::F64(cols) => Tensor::from_vec(cols, shape, &Device::Cpu)?,
+            other => candle_core::bail!("{}: unsupported dtype {:?}", self.name(), other.dtype()),
+        };
+        if self.saved.set(Saved { cols, winners }).is_err() {
+            candle_core::bail!("{}: forward ran twice", self.name());
+        }
+        Ok((out, Shape::from((g.n, o, self.ph, self.pw))))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        weight: &Tensor,
+        bias: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let Some(saved) = self.saved.get() else {
+            candle_core::bail!("{}: backward before forward", self.name());
+        };
+        let dy = grad.contiguous()?.apply_op1_no_bwd(&ToWinners {
+            block: self,
+            winners: &saved.winners,
+        })?;
+        let grad_bias = match bias.track_op() {
+            true => Some(dy.sum(1)?),
+            false => None,
+        };
+        let grad_weight = match weight.track_op() {
+            true => Some(dy.matmul(&saved.cols.t()?)?.reshape(weight.shape())?),
+            false => None,
+        };
+        let grad_x = match x.track_op() {
+            true => {
+                let weight = weight
+                    .detach()
+                    .reshape((self.out_channels, self.g.rows()))?;
+                let grad_cols = weight.t()?.matmul(&dy)?;
+                Some(grad_cols.apply_op1_no_bwd(&Fold(self.g))?)
+            }
+            false => None,
+        };
+        Ok((grad_x, grad_weight, grad_bias))
+    }
+}
+
+/// The backward of the ReLU and the pooling together: the output gradient `[n, o, ph, pw]`
+/// placed at each window's winner in a zero `[o, n·oh·ow]` product gradient.
+struct ToWinners<'a> {
+    block: &'a ConvReluPool,
+    winners: &'a [u32],
+}
+
+impl Kernel1 for ToWinners<'_> {
+    fn run<T: Element>(&self, grad: &[T]) -> Vec<T> {
+        let (block, g) = (self.block, &self.block.g);
+        let mut dy = vec![T::default(); block.out_channels * block.width()];
+        let plane = block.pooled_len();
+        if g.pixels() == 0 {
+            return dy;
+        }
+        dy.par_chunks_mut(g.pixels())
+            .enumerate()
+            .for_each(|(row, dst)| {
+                let (channel, image) = (row / g.n, row % g.n);
+                let at = (image * block.out_channels + channel) * plane;
+                let grad = &grad[at..][..plane];
+                for (&g, &winner) in grad.iter().zip(&self.winners[at..][..plane]) {
+                    if winner != NO_WINNER {
+                        let d = &mut dst[winner as usize];
+                        *d = *d + g;
+                    }
+                }
+            });
+        dy
+    }
+}
+
+impl CustomOp1 for ToWinners<'_> {
+    fn name(&self) -> &'static str {
+        "conv-relu-pool-grad"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
+        let block = self.block;
+        let dy = run1(self, self.name(), (storage, layout), block.output_len())?;
+        Ok((dy, Shape::from((block.out_channels, block.width()))))
+    }
+}
