@@ -224,13 +224,14 @@ pub fn run(args: PipelineArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> 
     let mut preview = args.preview.clone();
     for epoch in 0..args.epochs {
         let mut running = loader.epoch(epoch)?;
-        for batch in running.by_ref() {
+        while let Some(batch) = running.next() {
             let batch = batch?;
             digest.update(&batch)?;
             if let Some(path) = preview.take() {
                 let (mean, std) = loader.normalization();
                 pipeline::preview::write_grid(&path, &batch, mean, std, 64)?;
             }
+            running.recycle(batch);
             bar.inc(1);
         }
         let report = running.join()?;

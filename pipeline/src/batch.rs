@@ -94,6 +94,26 @@ pub fn build(
     )?)
 }
 
+/// Takes back the image buffer of a batch nobody else holds, for the next batch to fill:
+/// `None` when another reference to the buffer lives on (a clone or slice of the batch, an
+/// array taken from it), or the batch was not built by [`build`].
+pub fn take_image_buffer(batch: RecordBatch) -> Option<Vec<f32>> {
+    let (_, mut columns, _) = batch.into_parts();
+    let column = columns.swap_remove(0);
+    drop(columns);
+    // Each clone adds a reference; dropping the original leaves the clone the only one.
+    let list = column
+        .as_any()
+        .downcast_ref::<FixedSizeListArray>()?
+        .clone();
+    drop(column);
+    let (_, _, values, _) = list.into_parts();
+    let floats = values.as_any().downcast_ref::<Float32Array>()?.clone();
+    drop(values);
+    let (_, floats, _) = floats.into_parts();
+    floats.into_inner().into_vec::<f32>().ok()
+}
+
 /// The `image` column's Float32 values (all rows, flat).
 fn image_array(batch: &RecordBatch) -> Result<&Float32Array> {
     column::<FixedSizeListArray>(batch, IMAGE_COLUMN, "FixedSizeList")?
@@ -180,6 +200,31 @@ mod tests {
         assert_eq!(image_values(&b.slice(1, 1)).unwrap(), &images[24..]);
         assert_eq!(labels(&b).unwrap(), &[1, 2]);
         assert_eq!(sample_ids(&b).unwrap(), &[10, 11]);
+    }
+
+    #[test]
+    fn an_unshared_batch_gives_its_image_buffer_back_and_a_shared_one_does_not() {
+        let s = schema([1, 2, 2]);
+        let images: Vec<f32> = (0..8).map(|i| i as f32).collect();
+        let b = build(&s, images.clone(), vec![0, 1], vec![0, 1]).unwrap();
+        let at = image_values(&b).unwrap().as_ptr();
+        let back = take_image_buffer(b).expect("nobody else holds the buffer");
+        assert_eq!((back.as_ptr(), &back[..]), (at, &images[..]));
+
+        let b = build(&s, images.clone(), vec![0, 1], vec![0, 1]).unwrap();
+        let kept = b.slice(1, 1);
+        assert!(
+            take_image_buffer(b).is_none(),
+            "a slice still reads the buffer"
+        );
+        assert_eq!(image_values(&kept).unwrap(), &images[4..]);
+        let b = build(&s, images.clone(), vec![0, 1], vec![0, 1]).unwrap();
+        let kept = b.column(0).clone();
+        assert!(
+            take_image_buffer(b).is_none(),
+            "a column still reads the buffer"
+        );
+        drop(kept);
     }
 
     #[test]

@@ -178,6 +178,31 @@ pub struct Loader {
     seed: u64,
     schema: SchemaRef,
     cache: Arc<DecodedCache>,
+    buffers: Buffers,
+}
+
+/// Output buffers of consumed samples and batches, kept from one epoch to the next: their
+/// pages are mapped already, so the kernel need not zero fresh ones for every batch.
+#[derive(Debug)]
+struct Buffers {
+    samples: (Sender<Vec<f32>>, Receiver<Vec<f32>>),
+    batches: (Sender<Vec<f32>>, Receiver<Vec<f32>>),
+}
+
+impl Buffers {
+    fn new(config: &LoaderConfig) -> Buffers {
+        Buffers {
+            samples: channel::bounded(window(config)),
+            batches: channel::bounded(RECYCLED_BATCHES),
+        }
+    }
+}
+
+/// Samples in flight at most: the reader waits for a token per sample.
+fn window(config: &LoaderConfig) -> usize {
+    let workers = LoaderConfig::workers(config.decode_workers)
+        + LoaderConfig::workers(config.augment_workers);
+    2 * config.channel_capacity + 2 * workers + 4
 }
 
 impl Loader {
@@ -277,6 +302,7 @@ impl Loader {
                 bytes: AtomicUsize::new(0),
                 budget: (config.loader.cache_mb as usize).saturating_mul(1 << 20),
             }),
+            buffers: Buffers::new(&config.loader),
         })
     }
 
@@ -347,7 +373,7 @@ impl Loader {
         let decode_workers = LoaderConfig::workers(self.config.decode_workers);
         let augment_workers = LoaderConfig::workers(self.config.augment_workers);
         let cap = self.config.channel_capacity;
-        let window = 2 * cap + 2 * (decode_workers + augment_workers) + 4;
+        let window = window(&self.config);
         let shared = Arc::new(Shared::new(&[
             ("read", 1),
             ("decode", decode_workers),
@@ -363,7 +389,8 @@ impl Loader {
         let (dec_tx, dec_rx) = channel::bounded::<DecodedItem>(cap);
         let (aug_tx, aug_rx) = channel::bounded::<Processed>(cap);
         let (out_tx, out_rx) = channel::bounded::<Result<RecordBatch>>(2);
-        let (pool_tx, pool_rx) = channel::bounded::<Vec<f32>>(window);
+        let (pool_tx, pool_rx) = self.buffers.samples.clone();
+        let (recycle_tx, recycle_rx) = self.buffers.batches.clone();
         let mut handles = Vec::new();
         let spawn =
             |name: String, f: Box<dyn FnOnce() + Send>| -> Result<(String, JoinHandle<()>)> {
@@ -437,11 +464,12 @@ impl Loader {
             };
             handles.push(spawn(
                 "batch".into(),
-                Box::new(move || batcher.run(aug_rx, out_tx, token_tx, pool_tx)),
+                Box::new(move || batcher.run(aug_rx, out_tx, token_tx, pool_tx, recycle_rx)),
             )?);
         }
         Ok(Running {
             rx: Some(out_rx),
+            recycle: recycle_tx,
             handles,
             stop,
             shared,
@@ -452,6 +480,9 @@ impl Loader {
         })
     }
 }
+
+/// Consumed batch buffers waiting for the batch stage to refill them.
+const RECYCLED_BATCHES: usize = 2;
 
 #[derive(Debug)]
 struct Shared {
@@ -653,11 +684,22 @@ impl Batcher {
         tx: Sender<Result<RecordBatch>>,
         tokens: Sender<()>,
         pool: Sender<Vec<f32>>,
+        recycled: Receiver<Vec<f32>>,
     ) {
         let mut tally = Tally::default();
         let mut pending: BTreeMap<usize, Processed> = BTreeMap::new();
         let mut next = 0usize;
-        let mut images: Vec<f32> = Vec::with_capacity(self.batch_size * self.sample_len);
+        // A recycled buffer's pages are already mapped: no fresh 10s of MB for the kernel to
+        // zero per batch.
+        let buffer = || match recycled.try_recv() {
+            Ok(mut images) => {
+                images.clear();
+                images.reserve(self.batch_size * self.sample_len);
+                images
+            }
+            Err(_) => Vec::with_capacity(self.batch_size * self.sample_len),
+        };
+        let mut images: Vec<f32> = buffer();
         let (mut labels, mut ids) = (Vec::new(), Vec::new());
         'outer: while let Some(item) = tally.recv(&rx) {
             let t = Instant::now();
@@ -704,10 +746,7 @@ impl Batcher {
                     }
                 }
                 if labels.len() == self.batch_size {
-                    let full = std::mem::replace(
-                        &mut images,
-                        Vec::with_capacity(self.batch_size * self.sample_len),
-                    );
+                    let full = std::mem::replace(&mut images, buffer());
                     if !self.emit(
                         &mut tally,
                         &tx,
@@ -756,6 +795,7 @@ impl Batcher {
 #[derive(Debug)]
 pub struct Running {
     rx: Option<Receiver<Result<RecordBatch>>>,
+    recycle: Sender<Vec<f32>>,
     handles: Vec<(String, JoinHandle<()>)>,
     stop: Arc<AtomicBool>,
     shared: Arc<Shared>,
@@ -781,6 +821,16 @@ impl Iterator for Running {
 }
 
 impl Running {
+    /// Hands a consumed batch back so that a later batch of this epoch reuses its image
+    /// buffer instead of a fresh allocation. Optional: a batch still referenced elsewhere (a
+    /// clone, a slice, a column kept) is simply dropped, so no buffer is ever reused while
+    /// something reads it.
+    pub fn recycle(&self, batch: RecordBatch) {
+        if let Some(images) = batch::take_image_buffer(batch) {
+            let _ = self.recycle.try_send(images);
+        }
+    }
+
     /// Stops the stages (if the consumer did not drain them), waits for every thread and
     /// returns the report. Errors: a stage panicked, or a bad sample under `on_error = "fail"`.
     pub fn join(mut self) -> Result<PipelineReport> {

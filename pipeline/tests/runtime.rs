@@ -53,6 +53,35 @@ fn same_seed_gives_identical_batches_with_1_and_4_workers() {
 }
 
 #[test]
+fn recycled_batches_change_no_byte_and_a_batch_kept_elsewhere_is_never_refilled() {
+    let mut c = bundled(430); // 387 training samples: the last batch is short
+    c.loader.batch_size = 20;
+    let ds = Dataset::open(&c.data).unwrap();
+    let loader = Loader::train(&ds, &c).unwrap();
+    let plain = digest_of(&loader, 2);
+    let mut digest = BatchDigest::new();
+    let mut ids = Vec::new();
+    let mut kept = Vec::new();
+    let mut running = loader.epoch(2).unwrap();
+    while let Some(b) = running.next() {
+        let b = b.unwrap();
+        digest.update(&b).unwrap();
+        ids.extend_from_slice(batch::sample_ids(&b).unwrap());
+        if kept.len() < 3 && ids.len() % 40 == 0 {
+            let values = batch::image_values(&b).unwrap().to_vec();
+            kept.push((b.clone(), values));
+        }
+        running.recycle(b);
+    }
+    running.join().unwrap();
+    assert_eq!((digest.finish(), ids), plain);
+    assert_eq!(kept.len(), 3);
+    for (b, values) in &kept {
+        assert_eq!(batch::image_values(b).unwrap(), &values[..]);
+    }
+}
+
+#[test]
 fn cached_epoch_equals_uncached_epoch() {
     let mut c = bundled(300);
     let ds = Dataset::open(&c.data).unwrap();
