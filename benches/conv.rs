@@ -1,6 +1,7 @@
-//! The trainer's CPU ops next to candle's stock ones: convolution, max-pool and ReLU forward +
-//! backward at the reference CNN's shapes (batch 64), and one full training step of the
-//! reference CNN (forward, backward, Adam) built from each.
+//! The trainer's CPU ops next to candle's stock ones: convolution, the fused conv block
+//! (conv → ReLU → max-pool), max-pool and ReLU forward + backward at the reference CNN's shapes
+//! (batch 64), and one full training step of the reference CNN (forward, backward, Adam) built
+//! from each.
 //!
 //! Run with the thread count training uses: `RAYON_NUM_THREADS=2 cargo bench --bench conv`.
 //! Each benchmark's id ends in `ours` or `candle`; throughput is in images.
@@ -18,7 +19,7 @@ use trainer::candle::{DType, Device, Module, ModuleT, Tensor, Var};
 use trainer::candle_nn::{
     self, AdamW, Conv2dConfig, Dropout, Linear, Optimizer, ParamsAdamW, VarBuilder, VarMap,
 };
-use trainer::{activation, conv, pool};
+use trainer::{activation, conv, conv_block, pool};
 
 // The `track` binary's allocator: large temporaries are reused instead of mmapped each time.
 #[global_allocator]
@@ -43,14 +44,14 @@ impl Layers {
         }
     }
 
-    fn conv2d(self, i: usize, o: usize, vb: VarBuilder) -> candle_core::Result<Box<dyn Module>> {
+    fn conv2d(self, i: usize, o: usize, vb: VarBuilder) -> candle_core::Result<ConvLayer> {
         let cfg = Conv2dConfig {
             padding: 1,
             ..Default::default()
         };
         Ok(match self {
-            Layers::Ours => Box::new(conv::conv2d(i, o, 3, cfg, vb)?),
-            Layers::Candle => Box::new(candle_nn::conv2d(i, o, 3, cfg, vb)?),
+            Layers::Ours => ConvLayer::Ours(conv::conv2d(i, o, 3, cfg, vb)?),
+            Layers::Candle => ConvLayer::Candle(candle_nn::conv2d(i, o, 3, cfg, vb)?),
         })
     }
 
@@ -65,6 +66,29 @@ impl Layers {
         match self {
             Layers::Ours => activation::relu(x),
             Layers::Candle => x.relu(),
+        }
+    }
+}
+
+/// A convolution of either implementation.
+enum ConvLayer {
+    Ours(conv::Conv2d),
+    Candle(candle_nn::Conv2d),
+}
+
+impl ConvLayer {
+    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        match self {
+            ConvLayer::Ours(c) => c.forward(x),
+            ConvLayer::Candle(c) => c.forward(x),
+        }
+    }
+
+    /// conv → ReLU → max-pool 2: ours as the one fused op the model uses, candle's from its ops.
+    fn block(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        match self {
+            ConvLayer::Ours(c) => conv_block::conv_relu_pool(x, c, 2),
+            ConvLayer::Candle(c) => c.forward(x)?.relu()?.max_pool2d(2),
         }
     }
 }
@@ -111,6 +135,29 @@ fn conv_ops(c: &mut Criterion) -> candle_core::Result<()> {
     }
     group.finish();
 
+    // The whole block: ours fused, ours from separate ops (what the fused op replaced), candle.
+    let mut group = c.benchmark_group("conv_block");
+    group.throughput(Throughput::Elements(BATCH as u64));
+    for (input, out) in [([BATCH, 1, 28, 28], 32), ([BATCH, 32, 14, 14], 64)] {
+        let x = Var::from_tensor(&random(&input, 1)?)?.as_tensor().clone();
+        let [n, c, h, w] = input;
+        for layers in Layers::BOTH {
+            let varmap = VarMap::new();
+            let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
+            let layer = layers.conv2d(c, out, vb)?;
+            let id = format!("fwd_bwd/{n}x{c}x{h}x{w}->{out}/{}", layers.name());
+            group.bench_function(id, |b| {
+                b.iter(|| fwd_bwd(|| layer.block(&x)).expect("block runs"))
+            });
+            if let Layers::Ours = layers {
+                let id = format!("fwd_bwd/{n}x{c}x{h}x{w}->{out}/ours_unfused");
+                let unfused = || layers.max_pool2d(&layers.relu(&layer.forward(&x)?)?);
+                group.bench_function(id, |b| b.iter(|| fwd_bwd(unfused).expect("block runs")));
+            }
+        }
+    }
+    group.finish();
+
     let mut group = c.benchmark_group("maxpool");
     group.throughput(Throughput::Elements(BATCH as u64));
     for input in [[BATCH, 32, 28, 28], [BATCH, 64, 14, 14]] {
@@ -142,8 +189,8 @@ fn conv_ops(c: &mut Criterion) -> candle_core::Result<()> {
 /// dense 10, ReLU after the convolutions and dense 128 (as `../shared/peers/fmnist_common.py`).
 struct ReferenceCnn {
     layers: Layers,
-    conv1: Box<dyn Module>,
-    conv2: Box<dyn Module>,
+    conv1: ConvLayer,
+    conv2: ConvLayer,
     dense1: Linear,
     dense2: Linear,
     dropout: Dropout,
@@ -163,8 +210,7 @@ impl ReferenceCnn {
 
     fn forward_train(&self, x: &Tensor) -> candle_core::Result<Tensor> {
         let l = self.layers;
-        let x = l.max_pool2d(&l.relu(&self.conv1.forward(x)?)?)?;
-        let x = l.max_pool2d(&l.relu(&self.conv2.forward(&x)?)?)?;
+        let x = self.conv2.block(&self.conv1.block(x)?)?;
         let x = self.dropout.forward_t(&x.flatten_from(1)?, true)?;
         let x = self
             .dropout

@@ -2,6 +2,8 @@
 //! loader epoch. Inputs are derived from the bundled photos (seeded crops and rescales
 //! re-encoded as JPEG), so nothing outside the repository is needed.
 
+#![allow(missing_docs)] // criterion_group! defines an undocumented pub fn.
+
 use std::hint::black_box;
 use std::io::Cursor;
 use std::path::Path;
@@ -120,6 +122,21 @@ fn bench_chain(c: &mut Criterion) {
             )
             .expect("apply");
             black_box(&out);
+        })
+    });
+    // Rotation alone, on the 224×224 output of the crop: the chain's costliest step.
+    let square = {
+        let mut crop = Image::filled(224, 224, 3, 0);
+        for (i, v) in crop.data.iter_mut().enumerate() {
+            *v = images[0].data[i % images[0].data.len()];
+        }
+        crop
+    };
+    let mut rotated = Image::filled(0, 0, 3, 0);
+    group.bench_function("rotation/3x224x224 by 15 degrees", |b| {
+        b.iter(|| {
+            pipeline::geometry::rotate_into(black_box(&square), 15.0, 0, &mut rotated);
+            black_box(&rotated);
         })
     });
     group.finish();

@@ -19,7 +19,8 @@
 //!   [`config::TransformsConfig`] (`[transforms]`), [`config::LoaderConfig`] (`[loader]`).
 //! - [`Dataset`]: classes, channels, the samples of each [`Split`].
 //! - [`Loader`]: one split in a [`Mode`]; [`Loader::epoch`] returns a [`Running`] iterator of
-//!   batches whose [`Running::join`] gives a [`PipelineReport`] (per-stage counters, skips).
+//!   batches whose [`Running::join`] gives a [`PipelineReport`] (per-stage counters, skips);
+//!   [`Running::recycle`] hands a consumed batch back so a later one reuses its buffer.
 //! - [`batch::schema`] defines the batch schema once; [`batch::image_shape`] reads `[C, H, W]` back.
 //!
 //! # Example
@@ -39,6 +40,7 @@
 //! let first = running.next().expect("a batch")?;
 //! assert_eq!(first.num_rows(), 32);
 //! assert_eq!(pipeline::batch::image_shape(&first.schema())?, [1, 28, 28]);
+//! running.recycle(first); // optional: saves the next batch a fresh allocation
 //! let report = running.join()?; // stops the remaining stages
 //! assert_eq!(report.skipped_total(), 0);
 //! # Ok(()) }

@@ -20,7 +20,9 @@
 //! - [`config::RunConfig`]: `[data]`, `[transforms]`, `[loader]` (the pipeline's), `[model]`,
 //!   `[optim]`, `[early_stopping]`, `[train]`; [`config::apply_overrides`] for `--set`;
 //!   [`config::RunConfig::flatten_params`] for the run record.
-//! - [`model::Cnn`]: conv blocks, dropout, dense layers, classifier (`ModuleT`).
+//! - [`model::Cnn`]: conv blocks, dropout, dense layers, classifier (`ModuleT`). On the CPU a
+//!   block is one op ([`conv_block::conv_relu_pool`]) over [`conv`]'s matrix-product
+//!   convolution, so forward and backward are gemms plus one pass each.
 //! - [`optim::Optimizer`] (adam, adamw, sgd), [`optim::LrSchedule`], [`optim::cross_entropy`].
 //! - [`early_stopping::EarlyStopping`] (Keras semantics), [`checkpoint`] (safetensors).
 //! - [`fit::fit`]: the loop; [`fit::FitOptions`] (device, artifact directory, interrupt, resume).
