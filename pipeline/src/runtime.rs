@@ -821,8 +821,8 @@ impl Iterator for Running {
 }
 
 impl Running {
-    /// Hands a consumed batch back so that a later batch of this epoch reuses its image
-    /// buffer instead of a fresh allocation. Optional: a batch still referenced elsewhere (a
+    /// Hands a consumed batch back so that a later batch (of this epoch or the loader's next)
+    /// reuses its image buffer instead of a fresh allocation. Optional: a batch still referenced elsewhere (a
     /// clone, a slice, a column kept) is simply dropped, so no buffer is ever reused while
     /// something reads it.
     pub fn recycle(&self, batch: RecordBatch) {

@@ -314,10 +314,9 @@ impl Learner {
             let waited = Instant::now();
             let Some(batch) = running.next() else { break };
             pass.wait_secs += waited.elapsed().as_secs_f64();
-            let batch = batch?;
-            let tensors = batch_to_tensors(&batch, self.classes, &self.device)?;
-            running.recycle(batch);
-            let batch = tensors;
+            let record = batch?;
+            let batch = batch_to_tensors(&record, self.classes, &self.device)?;
+            running.recycle(record); // the tensors hold their own copy
             let logits = self.model.forward_t(&batch.images, train)?;
             let smoothing = if train { self.label_smoothing } else { 0.0 };
             let loss = cross_entropy(&logits, &batch.labels, smoothing)?;
