@@ -83,8 +83,6 @@ pub fn conv_relu_pool(x: &Tensor, conv: &Conv2d, pool: usize) -> Result<Tensor> 
         g,
         out_channels,
         pool,
-        ph: g.oh / pool,
-        pw: g.ow / pool,
         saved: OnceLock::new(),
     };
     x.contiguous()?
@@ -106,8 +104,6 @@ struct ConvReluPool {
     g: Geometry,
     out_channels: usize,
     pool: usize,
-    ph: usize,
-    pw: usize,
     saved: OnceLock<Saved>,
 }
 
@@ -120,9 +116,19 @@ struct Saved {
 }
 
 impl ConvReluPool {
+    /// Pooled rows per plane.
+    fn ph(&self) -> usize {
+        self.g.oh / self.pool
+    }
+
+    /// Pooled columns per plane.
+    fn pw(&self) -> usize {
+        self.g.ow / self.pool
+    }
+
     /// Elements of one pooled output plane.
     fn pooled_len(&self) -> usize {
-        self.ph * self.pw
+        self.ph() * self.pw()
     }
 
     /// Elements of the output `[n, o, ph, pw]`.
@@ -151,8 +157,8 @@ impl ConvReluPool {
                 let src = &y[(channel * g.n + image) * g.pixels()..][..g.pixels()];
                 let b = bias[channel];
                 for (py, (out, winners)) in out
-                    .chunks_exact_mut(self.pw)
-                    .zip(winners.chunks_exact_mut(self.pw))
+                    .chunks_exact_mut(self.pw())
+                    .zip(winners.chunks_exact_mut(self.pw()))
                     .enumerate()
                 {
                     for (px, (out, winner)) in out.iter_mut().zip(winners).enumerate() {
@@ -160,8 +166,9 @@ impl ConvReluPool {
                         let mut best = (first, src[first] + b);
                         for row in (0..k).map(|dy| first + dy * g.ow) {
                             for (at, &v) in src[row..row + k].iter().enumerate() {
-                                if v + b > best.1 {
-                                    best = (row + at, v + b);
+                                let v = v + b;
+                                if v > best.1 {
+                                    best = (row + at, v);
                                 }
                             }
                         }
@@ -230,7 +237,7 @@ impl CustomOp3 for ConvReluPool {
         if self.saved.set(Saved { cols, winners }).is_err() {
             candle_core::bail!("{}: forward ran twice", self.name());
         }
-        Ok((out, Shape::from((g.n, o, self.ph, self.pw))))
+        Ok((out, Shape::from((g.n, o, self.ph(), self.pw()))))
     }
 
     fn bwd(

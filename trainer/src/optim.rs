@@ -263,7 +263,8 @@ impl Optimizer {
             };
             // The update is arithmetic on plain values: computed from the variable itself, it
             // would be a tracked op, and the moments kept for the next step would chain every
-            // step's intermediates to the next (memory growing with each batch).
+            // step's intermediates to the next (memory growing with each batch). From detached
+            // inputs, the moments are plain values too.
             let p = &var.as_tensor().detach();
             let grad = &grad.detach();
             match c.optimizer {
@@ -295,8 +296,8 @@ impl Optimizer {
                         p.clone()
                     };
                     var.set(&base.sub(&update)?)?;
-                    self.first[i] = Some(m.detach());
-                    self.second[i] = Some(v.detach());
+                    self.first[i] = Some(m);
+                    self.second[i] = Some(v);
                 }
                 OptimizerKind::Sgd => {
                     let g = if wd > 0.0 {
@@ -314,7 +315,7 @@ impl Optimizer {
                         } else {
                             buf.clone()
                         };
-                        self.first[i] = Some(buf.detach());
+                        self.first[i] = Some(buf);
                         d
                     } else {
                         g
