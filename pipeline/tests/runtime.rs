@@ -82,6 +82,34 @@ fn recycled_batches_change_no_byte_and_a_batch_kept_elsewhere_is_never_refilled(
 }
 
 #[test]
+fn the_next_epoch_fills_a_buffer_recycled_in_this_one() {
+    let mut c = bundled(430);
+    c.loader.batch_size = 20;
+    let ds = Dataset::open(&c.data).unwrap();
+    let loader = Loader::train(&ds, &c).unwrap();
+    let mut recycled = HashSet::new();
+    let mut running = loader.epoch(0).unwrap();
+    while let Some(b) = running.next() {
+        let b = b.unwrap();
+        recycled.insert(batch::image_values(&b).unwrap().as_ptr() as usize);
+        running.recycle(b);
+    }
+    running.join().unwrap();
+    // Batch-sized allocations held across the next epoch: had the recycled buffers been freed,
+    // these would take their memory, and the next epoch's batches would get fresh addresses.
+    let len = c.loader.batch_size * 28 * 28;
+    let held: Vec<Vec<f32>> = (0..2 * recycled.len()).map(|_| vec![0.0; len]).collect();
+    let mut running = loader.epoch(1).unwrap();
+    let first = running.next().unwrap().unwrap();
+    let at = batch::image_values(&first).unwrap().as_ptr() as usize;
+    assert!(
+        recycled.contains(&at),
+        "the first batch of epoch 1 got a fresh buffer"
+    );
+    drop((first, running, held));
+}
+
+#[test]
 fn cached_epoch_equals_uncached_epoch() {
     let mut c = bundled(300);
     let ds = Dataset::open(&c.data).unwrap();
