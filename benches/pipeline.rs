@@ -9,8 +9,9 @@ use std::io::Cursor;
 use std::path::Path;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use pipeline::config::{Filter, IMAGENET_MEAN, IMAGENET_STD, TransformSpec};
+use pipeline::config::{Filter, IMAGENET_MEAN, IMAGENET_STD, Interpolation, TransformSpec};
 use pipeline::decode::{self, Image};
+use pipeline::geometry::{Rotate, rotate_into};
 use pipeline::transform::{Chain, Scratch};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -133,12 +134,23 @@ fn bench_chain(c: &mut Criterion) {
         crop
     };
     let mut rotated = Image::filled(0, 0, 3, 0);
-    group.bench_function("rotation/3x224x224 by 15 degrees", |b| {
-        b.iter(|| {
-            pipeline::geometry::rotate_into(black_box(&square), 15.0, 0, &mut rotated);
-            black_box(&rotated);
-        })
-    });
+    for (name, interpolation) in [
+        ("bilinear", Interpolation::Bilinear),
+        ("nearest", Interpolation::Nearest),
+    ] {
+        let rotate = Rotate {
+            degrees: 15.0,
+            interpolation,
+            fill: 0,
+            mirror: false,
+        };
+        group.bench_function(format!("rotation/3x224x224 by 15 degrees, {name}"), |b| {
+            b.iter(|| {
+                rotate_into(black_box(&square), &rotate, &mut rotated);
+                black_box(&rotated);
+            })
+        });
+    }
     group.finish();
 }
 

@@ -99,6 +99,7 @@ pub fn train_chain(transforms: &TransformsConfig, dataset: &Dataset) -> Vec<Tran
             TransformSpec::Hflip { p: 0.5 },
             TransformSpec::Rotation {
                 degrees: STANDARD_ROTATION_DEGREES,
+                interpolation: Default::default(),
                 fill: 0,
             },
             TransformSpec::ColorJitter {

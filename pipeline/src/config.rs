@@ -218,6 +218,17 @@ pub enum Filter {
     Lanczos3,
 }
 
+/// Sampling of `rotation` (torchvision's `interpolation` of `RandomRotation`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Interpolation {
+    /// The nearest source pixel (torchvision's default for `RandomRotation`).
+    Nearest,
+    /// Bilinear: the four nearest source pixels, weighted by distance.
+    #[default]
+    Bilinear,
+}
+
 /// How `random_crop` pads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -305,10 +316,13 @@ pub enum TransformSpec {
         #[serde(default = "default_p")]
         p: f32,
     },
-    /// Rotate by an angle uniform in [-degrees, degrees] about the center, bilinear, same size.
+    /// Rotate by an angle uniform in [-degrees, degrees] about the center, same size.
     Rotation {
         /// Largest absolute angle, in degrees (0..=180).
         degrees: f32,
+        /// `bilinear` (the default) or `nearest` (torchvision's default).
+        #[serde(default)]
+        interpolation: Interpolation,
         /// Fill value of the uncovered corners (0..=255).
         #[serde(default)]
         fill: u8,
@@ -849,6 +863,30 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn rotation_takes_torchvision_interpolations_and_names_a_wrong_one() {
+        let list = parse_transform_list("rotation(degrees=15,interpolation=nearest)").unwrap();
+        assert_eq!(
+            list[0],
+            TransformSpec::Rotation {
+                degrees: 15.0,
+                interpolation: Interpolation::Nearest,
+                fill: 0
+            }
+        );
+        let list = parse_transform_list("rotation(degrees=15)").unwrap();
+        assert!(matches!(
+            list[0],
+            TransformSpec::Rotation {
+                interpolation: Interpolation::Bilinear,
+                ..
+            }
+        ));
+        let e = parse_transform_list("rotation(degrees=15,interpolation=bicubic)").unwrap_err();
+        assert!(e.to_string().contains("bicubic"), "{e}");
+        assert!(e.to_string().contains("rotation"), "{e}");
     }
 
     #[test]

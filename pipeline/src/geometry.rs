@@ -5,7 +5,7 @@
 use fast_image_resize::{self as fr, PixelType, ResizeAlg, ResizeOptions, Resizer};
 use rand::Rng;
 
-use crate::config::Filter;
+use crate::config::{Filter, Interpolation};
 use crate::decode::Image;
 use crate::error::{Error, Result};
 
@@ -202,106 +202,230 @@ pub fn vflip(img: &mut Image) {
     }
 }
 
-/// Rotates counter-clockwise by `degrees` about the center, bilinear, same size; pixels that
-/// come from outside the source are `fill`.
-pub fn rotate_into(src: &Image, degrees: f32, fill: u8, dst: &mut Image) {
+/// One rotation for [`rotate_into`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rotate {
+    /// Counter-clockwise angle, in degrees.
+    pub degrees: f32,
+    /// Nearest or bilinear sampling.
+    pub interpolation: Interpolation,
+    /// The byte of output pixels that come from outside the source.
+    pub fill: u8,
+    /// Sample the source mirrored left-right: a horizontal flip in the same pass.
+    pub mirror: bool,
+}
+
+/// Rotates (the mirror image of, with `mirror`) `src` about its center into `dst`, same size;
+/// pixels that come from outside the source are `fill`.
+pub fn rotate_into(src: &Image, rotate: &Rotate, dst: &mut Image) {
     dst.width = src.width;
     dst.height = src.height;
     dst.channels = src.channels;
     dst.data.resize(src.data.len(), 0);
-    match src.channels {
-        1 => rotate_impl::<1>(src, degrees, fill, &mut dst.data),
-        _ => rotate_impl::<3>(src, degrees, fill, &mut dst.data),
+    if src.width == 0 || src.height == 0 {
+        return;
+    }
+    let map = SourceMap::new(src.width, src.height, rotate);
+    match (rotate.interpolation, src.channels) {
+        (Interpolation::Nearest, 1) => rotate_nearest::<1>(src, &map, rotate.fill, &mut dst.data),
+        (Interpolation::Nearest, _) => rotate_nearest::<3>(src, &map, rotate.fill, &mut dst.data),
+        (Interpolation::Bilinear, 1) => rotate_bilinear::<1>(src, &map, rotate.fill, &mut dst.data),
+        (Interpolation::Bilinear, _) => rotate_bilinear::<3>(src, &map, rotate.fill, &mut dst.data),
     }
 }
 
-/// Fixed-point fraction bits of source coordinates in [`rotate_impl`].
+/// Fixed-point fraction bits of source coordinates.
 const ROT_FRAC: u32 = 16;
 
-fn rotate_impl<const C: usize>(src: &Image, degrees: f32, fill: u8, out: &mut [u8]) {
-    let (w, h) = (src.width as usize, src.height as usize);
-    if w == 0 || h == 0 {
-        return;
+/// Where output pixels sample the source: 48.16 fixed-point coordinates, linear along a row
+/// (stepped by (cos, sin), negated in x when mirrored), so no per-pixel float work.
+struct SourceMap {
+    sin: f64,
+    cos: f64,
+    cx: f64,
+    cy: f64,
+    step_x: i64,
+    step_y: i64,
+    /// `(w - 1)` in fixed point when mirrored: x ↦ mirror_x − x.
+    mirror_x: Option<i64>,
+}
+
+impl SourceMap {
+    fn new(w: u32, h: u32, rotate: &Rotate) -> SourceMap {
+        let one = f64::from(1u32 << ROT_FRAC);
+        let (sin, cos) = f64::from(rotate.degrees).to_radians().sin_cos();
+        let step_x = (cos * one).round() as i64;
+        let mirror_x = rotate.mirror.then(|| (i64::from(w) - 1) << ROT_FRAC);
+        SourceMap {
+            sin,
+            cos,
+            cx: f64::from(w) * 0.5,
+            cy: f64::from(h) * 0.5,
+            step_x: if mirror_x.is_some() { -step_x } else { step_x },
+            step_y: (sin * one).round() as i64,
+            mirror_x,
+        }
     }
-    // Source coordinates in 48.16 fixed point, stepped by (cos, sin) per output pixel: no
-    // per-pixel float floor; bilinear weights are the top 8 fraction bits.
-    let one = f64::from(1u32 << ROT_FRAC);
-    let (sin, cos) = f64::from(degrees).to_radians().sin_cos();
-    let (cx, cy) = (w as f64 * 0.5, h as f64 * 0.5);
-    let (step_x, step_y) = ((cos * one).round() as i64, (sin * one).round() as i64);
+
+    /// The source coordinates of output pixel (0, `y`).
+    fn row_start(&self, y: usize) -> (i64, i64) {
+        let one = f64::from(1u32 << ROT_FRAC);
+        let dy = y as f64 + 0.5 - self.cy;
+        let dx0 = 0.5 - self.cx;
+        let sx = ((dx0 * self.cos - dy * self.sin + self.cx - 0.5) * one).round() as i64;
+        let sy = ((dx0 * self.sin + dy * self.cos + self.cy - 0.5) * one).round() as i64;
+        (self.mirror_x.map_or(sx, |m| m - sx), sy)
+    }
+
+    /// The run `lo..hi` of a row's `n` pixels whose coordinates stay within `0..=max_x` and
+    /// `0..=max_y` (an interval: coordinates are linear in x), after adding `bias` to both.
+    fn inner_run(&self, start: (i64, i64), bias: i64, max: (i64, i64), n: usize) -> (usize, usize) {
+        let n = n as i64;
+        let (x_lo, x_hi) = linear_range(start.0 + bias, self.step_x, 0, max.0, n);
+        let (y_lo, y_hi) = linear_range(start.1 + bias, self.step_y, 0, max.1, n);
+        let lo = x_lo.max(y_lo);
+        (lo as usize, x_hi.min(y_hi).max(lo) as usize)
+    }
+}
+
+/// Nearest sampling: the pixel at the rounded source coordinates, `fill` outside.
+fn rotate_nearest<const C: usize>(src: &Image, map: &SourceMap, fill: u8, out: &mut [u8]) {
+    let (w, h) = (src.width as usize, src.height as usize);
     let stride = w * C;
-    let (wl, hl) = (w as i64 - 1, h as i64 - 1);
-    // Fixed-point coordinates whose four bilinear neighbours all lie inside the source.
-    let inner_x = (wl << ROT_FRAC) - 1;
-    let inner_y = (hl << ROT_FRAC) - 1;
-    let lerp = |tl: u8, tr: u8, bl: u8, br: u8, ax: u32, ay: u32| -> u8 {
-        let t = u32::from(tl) * (256 - ax) + u32::from(tr) * ax;
-        let b = u32::from(bl) * (256 - ax) + u32::from(br) * ax;
-        ((t * (256 - ay) + b * ay + (1 << 15)) >> 16) as u8
-    };
-    // Any pixel: neighbours outside the source count as `fill`.
-    let border = |px: &mut [u8; C], sx: i64, sy: i64| {
-        let (x0, y0) = (sx >> ROT_FRAC, sy >> ROT_FRAC);
-        if x0 < -1 || y0 < -1 || x0 > wl || y0 > hl {
-            px.fill(fill);
-            return;
-        }
-        let ax = ((sx >> (ROT_FRAC - 8)) & 0xFF) as u32;
-        let ay = ((sy >> (ROT_FRAC - 8)) & 0xFF) as u32;
-        let get = |x: i64, y: i64, c: usize| -> u8 {
-            if x < 0 || y < 0 || x > wl || y > hl {
-                fill
-            } else {
-                src.data[y as usize * stride + x as usize * C + c]
-            }
-        };
-        for (c, v) in px.iter_mut().enumerate() {
-            *v = lerp(
-                get(x0, y0, c),
-                get(x0 + 1, y0, c),
-                get(x0, y0 + 1, c),
-                get(x0 + 1, y0 + 1, c),
-                ax,
-                ay,
-            );
-        }
-    };
+    let half = 1i64 << (ROT_FRAC - 1);
+    let max = (((w as i64) << ROT_FRAC) - 1, ((h as i64) << ROT_FRAC) - 1);
     for (y, row) in out.chunks_exact_mut(stride).enumerate() {
-        let dy = y as f64 + 0.5 - cy;
-        let dx0 = 0.5 - cx;
-        let sx0 = ((dx0 * cos - dy * sin + cx - 0.5) * one).round() as i64;
-        let sy0 = ((dx0 * sin + dy * cos + cy - 0.5) * one).round() as i64;
+        let start = map.row_start(y);
         let pixels = row.as_chunks_mut::<C>().0;
-        let n = pixels.len() as i64;
-        // The run of pixels with every neighbour inside (an interval: coordinates are linear in
-        // x) takes the branch-free path; the pixels before and after it the bordered one.
-        let (ax_lo, ax_hi) = linear_range(sx0, step_x, 0, inner_x, n);
-        let (ay_lo, ay_hi) = linear_range(sy0, step_y, 0, inner_y, n);
-        let (lo, hi) = (ax_lo.max(ay_lo), ax_hi.min(ay_hi).max(ax_lo.max(ay_lo)));
-        let (lo, hi) = (lo as usize, hi as usize);
+        let (lo, hi) = map.inner_run(start, half, max, pixels.len());
         let (head, rest) = pixels.split_at_mut(lo);
         let (inner, tail) = rest.split_at_mut(hi - lo);
-        for (x, px) in head.iter_mut().enumerate() {
-            border(px, sx0 + x as i64 * step_x, sy0 + x as i64 * step_y);
+        let at = |x: usize| {
+            (
+                start.0 + half + x as i64 * map.step_x,
+                start.1 + half + x as i64 * map.step_y,
+            )
+        };
+        for (x, px) in head.iter_mut().chain(tail.iter_mut()).enumerate() {
+            let x = if x < lo { x } else { x - lo + hi };
+            let (sx, sy) = at(x);
+            let (sx, sy) = (sx >> ROT_FRAC, sy >> ROT_FRAC);
+            if sx < 0 || sy < 0 || sx >= w as i64 || sy >= h as i64 {
+                px.fill(fill);
+            } else {
+                let i = sy as usize * stride + sx as usize * C;
+                px.copy_from_slice(&src.data[i..i + C]);
+            }
         }
-        let (mut sx, mut sy) = (sx0 + lo as i64 * step_x, sy0 + lo as i64 * step_y);
+        let (mut sx, mut sy) = at(lo);
         for px in inner {
             let i = (sy >> ROT_FRAC) as usize * stride + (sx >> ROT_FRAC) as usize * C;
-            let ax = ((sx >> (ROT_FRAC - 8)) & 0xFF) as u32;
-            let ay = ((sy >> (ROT_FRAC - 8)) & 0xFF) as u32;
-            let top = &src.data[i..i + 2 * C];
-            let bot = &src.data[i + stride..i + stride + 2 * C];
+            px.copy_from_slice(&src.data[i..i + C]);
+            sx += map.step_x;
+            sy += map.step_y;
+        }
+    }
+}
+
+/// The bilinear weight (0..=255, of 256) of the right or lower neighbour at a coordinate.
+fn weight(v: i64) -> u32 {
+    ((v >> (ROT_FRAC - 8)) & 0xFF) as u32
+}
+
+/// Bilinear value of one channel from its four neighbours: exact integer
+/// `Σ p·wx·wy / 65536`, rounded.
+fn lerp(tl: u8, tr: u8, bl: u8, br: u8, ax: u32, ay: u32) -> u8 {
+    let t = u32::from(tl) * (256 - ax) + u32::from(tr) * ax;
+    let b = u32::from(bl) * (256 - ax) + u32::from(br) * ax;
+    ((t * (256 - ay) + b * ay + (1 << 15)) >> 16) as u8
+}
+
+/// Bilinear sampling of any pixel: neighbours outside the source count as `fill`.
+fn bilinear_bordered<const C: usize>(src: &Image, fill: u8, px: &mut [u8; C], sx: i64, sy: i64) {
+    let (wl, hl) = (i64::from(src.width) - 1, i64::from(src.height) - 1);
+    let (x0, y0) = (sx >> ROT_FRAC, sy >> ROT_FRAC);
+    if x0 < -1 || y0 < -1 || x0 > wl || y0 > hl {
+        px.fill(fill);
+        return;
+    }
+    let (ax, ay) = (weight(sx), weight(sy));
+    let stride = src.width as usize * C;
+    let get = |x: i64, y: i64, c: usize| -> u8 {
+        if x < 0 || y < 0 || x > wl || y > hl {
+            fill
+        } else {
+            src.data[y as usize * stride + x as usize * C + c]
+        }
+    };
+    for (c, v) in px.iter_mut().enumerate() {
+        *v = lerp(
+            get(x0, y0, c),
+            get(x0 + 1, y0, c),
+            get(x0, y0 + 1, c),
+            get(x0 + 1, y0 + 1, c),
+            ax,
+            ay,
+        );
+    }
+}
+
+/// Walks every row of a bilinear rotation: the bordered rule before and after the run of
+/// pixels whose four neighbours all lie inside, `inner(pixels, sx, sy)` on that run.
+fn rotate_bilinear_rows<const C: usize>(
+    src: &Image,
+    map: &SourceMap,
+    fill: u8,
+    out: &mut [u8],
+    mut inner: impl FnMut(&mut [[u8; C]], i64, i64),
+) {
+    let (w, h) = (src.width as usize, src.height as usize);
+    let max = (
+        ((w as i64 - 1) << ROT_FRAC) - 1,
+        ((h as i64 - 1) << ROT_FRAC) - 1,
+    );
+    for (y, row) in out.chunks_exact_mut(w * C).enumerate() {
+        let start = map.row_start(y);
+        let pixels = row.as_chunks_mut::<C>().0;
+        let (lo, hi) = map.inner_run(start, 0, max, pixels.len());
+        let at = |x: usize| {
+            (
+                start.0 + x as i64 * map.step_x,
+                start.1 + x as i64 * map.step_y,
+            )
+        };
+        let (head, rest) = pixels.split_at_mut(lo);
+        let (run, tail) = rest.split_at_mut(hi - lo);
+        for (x, px) in head.iter_mut().enumerate() {
+            let (sx, sy) = at(x);
+            bilinear_bordered(src, fill, px, sx, sy);
+        }
+        let (sx, sy) = at(lo);
+        inner(run, sx, sy);
+        for (x, px) in tail.iter_mut().enumerate() {
+            let (sx, sy) = at(hi + x);
+            bilinear_bordered(src, fill, px, sx, sy);
+        }
+    }
+}
+
+/// Bilinear rotation with a branch-free inner run: the two neighbours of a source row are the
+/// `2·C` bytes at the pixel.
+fn rotate_bilinear<const C: usize>(src: &Image, map: &SourceMap, fill: u8, out: &mut [u8]) {
+    let stride = src.width as usize * C;
+    let data = &src.data;
+    rotate_bilinear_rows::<C>(src, map, fill, out, |run, mut sx, mut sy| {
+        for px in run {
+            let i = (sy >> ROT_FRAC) as usize * stride + (sx >> ROT_FRAC) as usize * C;
+            let (ax, ay) = (weight(sx), weight(sy));
+            let top = &data[i..i + 2 * C];
+            let bot = &data[i + stride..i + stride + 2 * C];
             for c in 0..C {
                 px[c] = lerp(top[c], top[C + c], bot[c], bot[C + c], ax, ay);
             }
-            sx += step_x;
-            sy += step_y;
+            sx += map.step_x;
+            sy += map.step_y;
         }
-        for (x, px) in tail.iter_mut().enumerate() {
-            let x = (hi + x) as i64;
-            border(px, sx0 + x * step_x, sy0 + x * step_y);
-        }
-    }
+    });
 }
 
 /// The half-open range of `x` in `0..n` where `lo <= v0 + x·step <= hi`, as `(start, end)`
@@ -386,37 +510,63 @@ mod tests {
         assert_eq!(out.data, vec![15, 14]);
     }
 
+    fn rot(degrees: f32, interpolation: Interpolation, mirror: bool) -> Rotate {
+        Rotate {
+            degrees,
+            interpolation,
+            fill: 0,
+            mirror,
+        }
+    }
+
+    const BOTH: [Interpolation; 2] = [Interpolation::Nearest, Interpolation::Bilinear];
+
     #[test]
     fn rotation_by_zero_is_identity_and_by_180_reverses() {
         let g = gray(5, 3);
         let mut out = Image::filled(0, 0, 1, 0);
-        rotate_into(&g, 0.0, 0, &mut out);
-        assert_eq!(out.data, g.data);
-        rotate_into(&g, 180.0, 0, &mut out);
-        let mut rev = g.data.clone();
-        rev.reverse();
-        assert_eq!(out.data, rev);
-        // 90° on a square turns the first row into the first column (counter-clockwise).
-        let s = gray(3, 3);
-        rotate_into(&s, 90.0, 0, &mut out);
-        assert_eq!(out.data, vec![2, 5, 8, 1, 4, 7, 0, 3, 6]);
+        for interp in BOTH {
+            rotate_into(&g, &rot(0.0, interp, false), &mut out);
+            assert_eq!(out.data, g.data, "{interp:?}");
+            rotate_into(&g, &rot(180.0, interp, false), &mut out);
+            let mut rev = g.data.clone();
+            rev.reverse();
+            assert_eq!(out.data, rev, "{interp:?}");
+            // 90° on a square turns the first row into the first column (counter-clockwise).
+            let s = gray(3, 3);
+            rotate_into(&s, &rot(90.0, interp, false), &mut out);
+            assert_eq!(out.data, vec![2, 5, 8, 1, 4, 7, 0, 3, 6], "{interp:?}");
+        }
     }
 
-    /// Rotation computed pixel by pixel with the bordered rule everywhere (no interior run):
-    /// the reference the split loop of `rotate_impl` must equal exactly.
-    fn rotate_reference(src: &Image, degrees: f32, fill: u8) -> Vec<u8> {
+    #[test]
+    fn mirrored_rotation_by_zero_is_the_horizontal_flip() {
+        for img in [gray(7, 4), rgb(6, 5), rgb(1, 3)] {
+            let mut flipped = img.clone();
+            hflip(&mut flipped);
+            let mut out = Image::filled(0, 0, 1, 0);
+            for interp in BOTH {
+                rotate_into(&img, &rot(0.0, interp, true), &mut out);
+                assert_eq!(out, flipped, "{interp:?}");
+            }
+        }
+    }
+
+    /// Rotation computed pixel by pixel, coordinates from floats and every pixel by the
+    /// bordered rule: the reference the split loops of `rotate_into` must equal exactly.
+    fn rotate_reference(src: &Image, r: &Rotate) -> Vec<u8> {
         let (w, h, c) = (
             i64::from(src.width),
             i64::from(src.height),
             src.channels as usize,
         );
         let one = f64::from(1u32 << ROT_FRAC);
-        let (sin, cos) = f64::from(degrees).to_radians().sin_cos();
+        let (sin, cos) = f64::from(r.degrees).to_radians().sin_cos();
         let (cx, cy) = (w as f64 * 0.5, h as f64 * 0.5);
         let (step_x, step_y) = ((cos * one).round() as i64, (sin * one).round() as i64);
         let get = |x: i64, y: i64, ch: usize| -> u32 {
             if x < 0 || y < 0 || x >= w || y >= h {
-                u32::from(fill)
+                u32::from(r.fill)
             } else {
                 u32::from(src.data[(y * w + x) as usize * c + ch])
             }
@@ -428,7 +578,16 @@ mod tests {
             let sx0 = ((dx0 * cos - dy * sin + cx - 0.5) * one).round() as i64;
             let sy0 = ((dx0 * sin + dy * cos + cy - 0.5) * one).round() as i64;
             for x in 0..w {
-                let (sx, sy) = (sx0 + x * step_x, sy0 + x * step_y);
+                let (mut sx, sy) = (sx0 + x * step_x, sy0 + x * step_y);
+                if r.mirror {
+                    sx = ((w - 1) << ROT_FRAC) - sx;
+                }
+                if r.interpolation == Interpolation::Nearest {
+                    let half = 1 << (ROT_FRAC - 1);
+                    let (xn, yn) = ((sx + half) >> ROT_FRAC, (sy + half) >> ROT_FRAC);
+                    out.extend((0..c).map(|ch| get(xn, yn, ch) as u8));
+                    continue;
+                }
                 let (x0, y0) = (sx >> ROT_FRAC, sy >> ROT_FRAC);
                 let ax = ((sx >> (ROT_FRAC - 8)) & 0xFF) as u32;
                 let ay = ((sy >> (ROT_FRAC - 8)) & 0xFF) as u32;
@@ -460,15 +619,35 @@ mod tests {
         #[test]
         fn rotation_equals_the_pixel_by_pixel_reference(
             w in 1..40u32, h in 1..40u32, color in any::<bool>(), degrees in -180.0..180.0f32,
-            fill in any::<u8>(), seed in any::<u64>(),
+            nearest in any::<bool>(), mirror in any::<bool>(), fill in any::<u8>(),
+            seed in any::<u64>(),
         ) {
             let mut rng = ChaCha8Rng::seed_from_u64(seed);
             let channels = if color { 3 } else { 1 };
             let mut src = Image::filled(w, h, channels, 0);
             src.data.iter_mut().for_each(|v| *v = rng.random());
+            let interpolation = if nearest { Interpolation::Nearest } else { Interpolation::Bilinear };
+            let r = Rotate { degrees, interpolation, fill, mirror };
             let mut out = Image::filled(0, 0, 1, 0);
-            rotate_into(&src, degrees, fill, &mut out);
-            prop_assert_eq!(out.data, rotate_reference(&src, degrees, fill));
+            rotate_into(&src, &r, &mut out);
+            prop_assert_eq!(out.data, rotate_reference(&src, &r));
+        }
+
+        #[test]
+        fn mirrored_rotation_is_within_two_levels_of_flip_then_rotate(
+            w in 1..40u32, h in 1..40u32, color in any::<bool>(), degrees in -30.0..30.0f32,
+            seed in any::<u64>(),
+        ) {
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            let mut src = Image::filled(w, h, if color { 3 } else { 1 }, 0);
+            src.data.iter_mut().for_each(|v| *v = rng.random());
+            let mut flipped = src.clone();
+            hflip(&mut flipped);
+            let (mut fused, mut apart) = (Image::filled(0, 0, 1, 0), Image::filled(0, 0, 1, 0));
+            rotate_into(&src, &rot(degrees, Interpolation::Bilinear, true), &mut fused);
+            rotate_into(&flipped, &rot(degrees, Interpolation::Bilinear, false), &mut apart);
+            let worst = fused.data.iter().zip(&apart.data).map(|(a, b)| a.abs_diff(*b)).max();
+            prop_assert!(worst.unwrap_or(0) <= 2, "{worst:?}");
         }
 
         #[test]

@@ -3,7 +3,7 @@
 //! normalization to `f32` CHW.
 //!
 //! Images stay 8-bit HWC until the final normalization; per-worker buffers (the resizer, a
-//! spare image) are reused through [`Scratch`], so a sample allocates nothing but its output.
+//! spare images) are reused through [`Scratch`], so a sample allocates nothing but its output.
 
 use fast_image_resize::Resizer;
 use rand::Rng;
@@ -13,14 +13,14 @@ use crate::config::{PaddingMode, TransformSpec};
 use crate::decode::Image;
 use crate::error::{Error, Result};
 use crate::geometry::{
-    Pad, crop_into, hflip, random_resized_crop_box, resize_into, rotate_into, vflip,
+    Pad, Rotate, crop_into, hflip, random_resized_crop_box, resize_into, rotate_into, vflip,
 };
 
-/// Per-worker reusable state: the resizer and a spare image buffer.
+/// Per-worker reusable state: the resizer and spare image buffers.
 #[derive(Default)]
 pub struct Scratch {
     resizer: Resizer,
-    spare: Option<Image>,
+    spare: Vec<Image>,
 }
 
 impl std::fmt::Debug for Scratch {
@@ -35,9 +35,17 @@ impl Scratch {
         Scratch::default()
     }
 
+    /// Keeps `img` as a spare buffer for a later transform to reuse (two at most: a chain step
+    /// reads one image and writes another).
+    fn stock(&mut self, img: Image) {
+        if self.spare.len() < 2 {
+            self.spare.push(img);
+        }
+    }
+
     fn take_spare(&mut self) -> Image {
         self.spare
-            .take()
+            .pop()
             .unwrap_or_else(|| Image::filled(0, 0, 1, 0))
     }
 }
@@ -132,6 +140,8 @@ impl Chain {
         let mut owned: Option<Image> = None;
         // A colour jitter that ends the chain is applied together with the normalization.
         let mut last_jitter: Option<ColorJitter> = None;
+        // A horizontal flip right before a rotation is done by the rotation.
+        let mut mirror = false;
         for (index, spec) in self.specs.iter().enumerate() {
             let cur: &Image = owned.as_ref().unwrap_or(input);
             let mut dst = scratch.take_spare();
@@ -198,19 +208,36 @@ impl Chain {
                     crop_into(cur, x0, y0, size, size, pad, &mut dst);
                     Some(dst)
                 }
-                TransformSpec::Rotation { degrees, fill } => {
+                TransformSpec::Rotation {
+                    degrees,
+                    interpolation,
+                    fill,
+                } => {
                     let angle = if degrees > 0.0 {
                         rng.random_range(-degrees..=degrees)
                     } else {
                         0.0
                     };
-                    rotate_into(cur, angle, fill, &mut dst);
+                    let rotate = Rotate {
+                        degrees: angle,
+                        interpolation,
+                        fill,
+                        mirror: std::mem::take(&mut mirror),
+                    };
+                    rotate_into(cur, &rotate, &mut dst);
                     Some(dst)
                 }
                 TransformSpec::Hflip { p } | TransformSpec::Vflip { p } => {
                     let flip = rng.random::<f32>() < p;
-                    scratch.spare = Some(dst);
-                    if flip {
+                    scratch.stock(dst);
+                    let next_rotates = matches!(
+                        self.specs.get(index + 1),
+                        Some(TransformSpec::Rotation { .. })
+                    );
+                    if flip && matches!(spec, TransformSpec::Hflip { .. }) && next_rotates {
+                        // The rotation samples the source mirrored: no separate pass.
+                        mirror = true;
+                    } else if flip {
                         let img = owned.get_or_insert_with(|| input.clone());
                         if matches!(spec, TransformSpec::Hflip { .. }) {
                             hflip(img)
@@ -226,7 +253,7 @@ impl Chain {
                     saturation,
                     hue,
                 } => {
-                    scratch.spare = Some(dst);
+                    scratch.stock(dst);
                     let jitter = ColorJitter::sample(brightness, contrast, saturation, hue, rng);
                     if index + 1 == self.specs.len() {
                         last_jitter = Some(jitter);
@@ -239,7 +266,7 @@ impl Chain {
             if let Some(new) = produced
                 && let Some(old) = owned.replace(new)
             {
-                scratch.spare = Some(old);
+                scratch.stock(old);
             }
         }
         let cur = owned.as_ref().unwrap_or(input);
@@ -248,7 +275,7 @@ impl Chain {
             None => normalize_into(cur, &self.scale, &self.offset, out),
         }
         if let Some(img) = owned {
-            scratch.spare = Some(img);
+            scratch.stock(img);
         }
         Ok(())
     }
@@ -327,7 +354,7 @@ pub(crate) mod fixtures {
 mod tests {
     use super::fixtures::{gray, rgb};
     use super::*;
-    use crate::config::{DEFAULT_RRC_RATIO, DEFAULT_RRC_SCALE, Filter};
+    use crate::config::{DEFAULT_RRC_RATIO, DEFAULT_RRC_SCALE, Filter, Interpolation};
     use proptest::prelude::*;
     use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;
@@ -390,6 +417,33 @@ mod tests {
     }
 
     #[test]
+    fn a_flip_right_before_a_rotation_is_done_by_the_rotation() {
+        let img = rgb(9, 7);
+        let run = |specs: Vec<TransformSpec>| {
+            let chain = Chain::new(specs, 3, &[0.0], &[1.0], Some((9, 7)), "t").unwrap();
+            let mut out = vec![0.0; chain.sample_len()];
+            let mut rng = ChaCha8Rng::seed_from_u64(1);
+            chain
+                .apply(&img, &mut rng, &mut Scratch::new(), &mut out)
+                .unwrap();
+            out
+        };
+        let flip = TransformSpec::Hflip { p: 1.0 };
+        for interpolation in [Interpolation::Nearest, Interpolation::Bilinear] {
+            let still = TransformSpec::Rotation {
+                degrees: 0.0,
+                interpolation,
+                fill: 0,
+            };
+            assert_eq!(
+                run(vec![flip.clone(), still.clone()]),
+                run(vec![flip.clone()])
+            );
+            assert_ne!(run(vec![flip.clone(), still.clone()]), run(vec![still]));
+        }
+    }
+
+    #[test]
     fn variable_output_chain_is_rejected() {
         let e = Chain::new(
             vec![TransformSpec::Hflip { p: 0.5 }],
@@ -436,8 +490,13 @@ mod tests {
             }),
             (0.0..=1.0f32).prop_map(|p| TransformSpec::Hflip { p }),
             (0.0..=1.0f32).prop_map(|p| TransformSpec::Vflip { p }),
-            (0.0..=180.0f32).prop_map(|d| TransformSpec::Rotation {
+            (0.0..=180.0f32, any::<bool>()).prop_map(|(d, nearest)| TransformSpec::Rotation {
                 degrees: d,
+                interpolation: if nearest {
+                    Interpolation::Nearest
+                } else {
+                    Interpolation::Bilinear
+                },
                 fill: 0
             }),
             (0.0..2.0f32, 0.0..2.0f32, 0.0..2.0f32, 0.0..0.5f32).prop_map(|(b, c, s, h)| {
