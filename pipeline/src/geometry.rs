@@ -1,6 +1,7 @@
 //! Geometric transforms on 8-bit HWC images: resize and random resized crop (one
 //! fast_image_resize call each), crops with constant or reflect padding (row copies), flips in
-//! place, bilinear rotation (incremental source coordinates, const-generic channel loops).
+//! place, nearest or bilinear rotation of the image or of its mirror image (incremental
+//! fixed-point source coordinates, const-generic channel loops).
 
 use fast_image_resize::{self as fr, PixelType, ResizeAlg, ResizeOptions, Resizer};
 use rand::Rng;
