@@ -3,7 +3,7 @@
 //! place, nearest or bilinear rotation of the image or of its mirror image (incremental
 //! fixed-point source coordinates, const-generic channel loops).
 
-use fast_image_resize::{self as fr, PixelType, ResizeAlg, ResizeOptions, Resizer};
+use fast_image_resize::{self as fr, ResizeAlg, ResizeOptions, Resizer};
 use rand::Rng;
 
 use crate::config::{Filter, Interpolation};
@@ -59,14 +59,6 @@ pub fn random_resized_crop_box<R: Rng>(
     ((w - cw) / 2, (h - ch) / 2, cw, ch)
 }
 
-fn pixel_type(channels: u8) -> PixelType {
-    if channels == 1 {
-        PixelType::U8
-    } else {
-        PixelType::U8x3
-    }
-}
-
 fn filter_alg(filter: Filter) -> ResizeAlg {
     match filter {
         Filter::Nearest => ResizeAlg::Nearest,
@@ -86,28 +78,41 @@ pub fn resize_into(
     resizer: &mut Resizer,
     dst: &mut Image,
 ) -> Result<()> {
-    let err = |m: String| Error::Resize {
-        width: src.width,
-        height: src.height,
-        message: m,
-    };
-    let pt = pixel_type(src.channels);
-    let view = fr::images::ImageRef::new(src.width, src.height, &src.data, pt)
-        .map_err(|e| err(e.to_string()))?;
     dst.width = w;
     dst.height = h;
     dst.channels = src.channels;
     dst.data
         .resize(w as usize * h as usize * src.channels as usize, 0);
-    let mut out = fr::images::Image::from_slice_u8(w, h, &mut dst.data, pt)
-        .map_err(|e| err(e.to_string()))?;
     let mut options = ResizeOptions::new().resize_alg(filter_alg(filter));
     if let Some((l, t, cw, ch)) = crop {
         options = options.crop(f64::from(l), f64::from(t), f64::from(cw), f64::from(ch));
     }
+    let resized = match src.channels {
+        1 => resize_typed::<fr::pixels::U8>(src, &mut dst.data, (w, h), &options, resizer),
+        _ => resize_typed::<fr::pixels::U8x3>(src, &mut dst.data, (w, h), &options, resizer),
+    };
+    resized.map_err(|message| Error::Resize {
+        width: src.width,
+        height: src.height,
+        message,
+    })
+}
+
+/// One resize of pixel type `P`. `Resizer::resize` would compile every pixel type's kernels
+/// (13 of them) into this crate; typed, only gray and RGB are (the crate compiles much faster).
+fn resize_typed<P: fr::PixelTrait>(
+    src: &Image,
+    dst: &mut [u8],
+    (w, h): (u32, u32),
+    options: &ResizeOptions,
+    resizer: &mut Resizer,
+) -> std::result::Result<(), String> {
+    let view = fr::images::TypedImageRef::<P>::from_buffer(src.width, src.height, &src.data)
+        .map_err(|e| e.to_string())?;
+    let mut out = fr::images::TypedImage::<P>::from_buffer(w, h, dst).map_err(|e| e.to_string())?;
     resizer
-        .resize(&view, &mut out, &options)
-        .map_err(|e| err(e.to_string()))
+        .resize_typed(&view, &mut out, options)
+        .map_err(|e| e.to_string())
 }
 
 /// How pixels outside the source are filled.
