@@ -822,9 +822,9 @@ impl Iterator for Running {
 
 impl Running {
     /// Hands a consumed batch back so that a later batch (of this epoch or the loader's next)
-    /// reuses its image buffer instead of a fresh allocation. Optional: a batch still referenced elsewhere (a
-    /// clone, a slice, a column kept) is simply dropped, so no buffer is ever reused while
-    /// something reads it.
+    /// reuses its image buffer instead of a fresh allocation. Optional: a batch still
+    /// referenced elsewhere (a clone, a slice, a column kept) is simply dropped, so no buffer is
+    /// ever reused while something reads it.
     pub fn recycle(&self, batch: RecordBatch) {
         if let Some(images) = batch::take_image_buffer(batch) {
             let _ = self.recycle.try_send(images);

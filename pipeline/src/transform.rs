@@ -230,20 +230,19 @@ impl Chain {
                 TransformSpec::Hflip { p } | TransformSpec::Vflip { p } => {
                     let flip = rng.random::<f32>() < p;
                     scratch.stock(dst);
-                    let next_rotates = matches!(
-                        self.specs.get(index + 1),
-                        Some(TransformSpec::Rotation { .. })
-                    );
-                    if flip && matches!(spec, TransformSpec::Hflip { .. }) && next_rotates {
+                    let horizontal = matches!(spec, TransformSpec::Hflip { .. });
+                    if flip
+                        && horizontal
+                        && matches!(
+                            self.specs.get(index + 1),
+                            Some(TransformSpec::Rotation { .. })
+                        )
+                    {
                         // The rotation samples the source mirrored: no separate pass.
                         mirror = true;
                     } else if flip {
                         let img = owned.get_or_insert_with(|| input.clone());
-                        if matches!(spec, TransformSpec::Hflip { .. }) {
-                            hflip(img)
-                        } else {
-                            vflip(img)
-                        }
+                        if horizontal { hflip(img) } else { vflip(img) }
                     }
                     None
                 }
@@ -356,7 +355,7 @@ mod tests {
     use super::*;
     use crate::config::{DEFAULT_RRC_RATIO, DEFAULT_RRC_SCALE, Filter, Interpolation};
     use proptest::prelude::*;
-    use rand::SeedableRng;
+    use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
 
     #[test]
@@ -419,27 +418,51 @@ mod tests {
     #[test]
     fn a_flip_right_before_a_rotation_is_done_by_the_rotation() {
         let img = rgb(9, 7);
-        let run = |specs: Vec<TransformSpec>| {
-            let chain = Chain::new(specs, 3, &[0.0], &[1.0], Some((9, 7)), "t").unwrap();
+        let flip = TransformSpec::Hflip { p: 1.0 };
+        for interpolation in [Interpolation::Nearest, Interpolation::Bilinear] {
+            let rotation = TransformSpec::Rotation {
+                degrees: 20.0,
+                interpolation,
+                fill: 0,
+            };
+            let chain = Chain::new(
+                vec![flip.clone(), rotation],
+                3,
+                &[0.0],
+                &[1.0],
+                Some((9, 7)),
+                "t",
+            )
+            .unwrap();
             let mut out = vec![0.0; chain.sample_len()];
             let mut rng = ChaCha8Rng::seed_from_u64(1);
             chain
                 .apply(&img, &mut rng, &mut Scratch::new(), &mut out)
                 .unwrap();
-            out
-        };
-        let flip = TransformSpec::Hflip { p: 1.0 };
-        for interpolation in [Interpolation::Nearest, Interpolation::Bilinear] {
-            let still = TransformSpec::Rotation {
-                degrees: 0.0,
-                interpolation,
-                fill: 0,
+            // The chain's draws: the flip, then the angle.
+            let mut rng = ChaCha8Rng::seed_from_u64(1);
+            let _flip: f32 = rng.random();
+            let angle = rng.random_range(-20.0..=20.0f32);
+            let rotate = |src: &Image, mirror| {
+                let mut dst = Image::filled(0, 0, 3, 0);
+                let r = Rotate {
+                    degrees: angle,
+                    interpolation,
+                    fill: 0,
+                    mirror,
+                };
+                rotate_into(src, &r, &mut dst);
+                let mut floats = vec![0.0; chain.sample_len()];
+                normalize_into(&dst, &chain.scale, &chain.offset, &mut floats);
+                floats
             };
-            assert_eq!(
-                run(vec![flip.clone(), still.clone()]),
-                run(vec![flip.clone()])
-            );
-            assert_ne!(run(vec![flip.clone(), still.clone()]), run(vec![still]));
+            // One mirrored rotation of the input, not a flip pass and then a rotation.
+            assert_eq!(out, rotate(&img, true), "{interpolation:?}");
+            let mut flipped = img.clone();
+            hflip(&mut flipped);
+            if interpolation == Interpolation::Bilinear {
+                assert_ne!(out, rotate(&flipped, false));
+            }
         }
     }
 
