@@ -45,6 +45,55 @@ fn record(train: &[f64], val: &[f64]) -> RunRecord {
     run
 }
 
+/// Builds a V-shaped validation curve with its onset at `onset_share` of `n` epochs and checks
+/// that the verdict is overfitting, from that onset.
+fn overfitting_onset_is_found(
+    n: usize,
+    onset_share: f64,
+    rise: f64,
+    noise: f64,
+    seed: u64,
+) -> Result<(), TestCaseError> {
+    let onset = ((n as f64 * onset_share) as usize).clamp(4, n - 5);
+    let train = noisy(falling(n, n as f64 / 4.0, 0.05), noise, seed);
+    let clean_val = v_shape(n, onset, 0.4, rise);
+    let val = noisy(clean_val.clone(), noise, seed ^ 1);
+    let analysis = analyze(&record(&train, &val), &AnalysisConfig::default()).unwrap();
+    prop_assert_eq!(
+        analysis.verdict.label(),
+        "overfitting",
+        "{}",
+        analysis.summary
+    );
+    let found = analysis.onset_epoch.unwrap();
+    // Within one epoch of the constructed onset, unless the noise ties a farther epoch with it:
+    // where the rise after the onset is gentler than the noise, the noisy curve's own minimum
+    // may lie a few epochs on, and that is the epoch the data shows.
+    let clean_at_found = clean_val[found as usize - 1];
+    let excess = clean_at_found - 0.4;
+    let tie_band = 3f64.sqrt() * noise * (clean_at_found + 0.4);
+    prop_assert!(
+        (found - onset as i64).abs() <= 1 || excess <= tie_band,
+        "onset {} found at {}, {} above the minimum, beyond the noise's {}",
+        onset,
+        found,
+        excess,
+        tie_band
+    );
+    match analysis.verdict {
+        Verdict::Overfitting { val_loss_lost, .. } => prop_assert!(val_loss_lost > 0.0),
+        _ => unreachable!(),
+    }
+    Ok(())
+}
+
+/// A case the property once drew: the rise after epoch 8 (0.3% of the minimum per epoch) is
+/// gentler than the noise (±1.4%), and the noisy minimum lies at epoch 10.
+#[test]
+fn a_rise_gentler_than_the_noise_moves_the_onset_only_within_the_noise() {
+    overfitting_onset_is_found(41, 0.2, 0.25, 0.00802489412715286, 11670152865607395361).unwrap();
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
@@ -56,23 +105,15 @@ proptest! {
         noise in 0.0f64..0.01,
         seed in any::<u64>(),
     ) {
-        let onset = ((n as f64 * onset_share) as usize).clamp(4, n - 5);
-        let train = noisy(falling(n, n as f64 / 4.0, 0.05), noise, seed);
-        let val = noisy(v_shape(n, onset, 0.4, rise), noise, seed ^ 1);
-        let analysis = analyze(&record(&train, &val), &AnalysisConfig::default()).unwrap();
-        prop_assert_eq!(analysis.verdict.label(), "overfitting", "{}", analysis.summary);
-        let found = analysis.onset_epoch.unwrap();
-        prop_assert!((found - onset as i64).abs() <= 1, "onset {} found at {}", onset, found);
-        match analysis.verdict {
-            Verdict::Overfitting { val_loss_lost, .. } => prop_assert!(val_loss_lost > 0.0),
-            _ => unreachable!(),
-        }
+        overfitting_onset_is_found(n, onset_share, rise, noise, seed)?;
     }
 
+    // τ at most a tenth of the run: with more, a 12-epoch run still falls over 1% per epoch at
+    // its end, which the verdict rightly calls underfitting.
     #[test]
     fn converged_curves_are_a_good_fit(
         n in 12usize..45,
-        tau_share in 0.05f64..0.125,
+        tau_share in 0.05f64..0.1,
         gap in 0.0f64..0.3,
         noise in 0.0f64..0.01,
         seed in any::<u64>(),
