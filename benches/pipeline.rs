@@ -1,6 +1,6 @@
-//! Pipeline benchmarks: JPEG decode, the full train chain per image, batch assembly, and one
-//! loader epoch. Inputs are derived from the bundled photos (seeded crops and rescales
-//! re-encoded as JPEG), so nothing outside the repository is needed.
+//! Pipeline benchmarks: JPEG decode, the full train chain per image and its parts, the rotation
+//! alone, and batch assembly. Inputs are derived from the bundled photos (seeded crops and
+//! rescales re-encoded as JPEG), so nothing outside the repository is needed.
 
 #![allow(missing_docs)] // criterion_group! defines an undocumented pub fn.
 
@@ -46,11 +46,24 @@ fn derived_jpegs(n: usize) -> Vec<Vec<u8>> {
         .collect()
 }
 
-fn train_chain() -> Chain {
-    let specs = pipeline::config::parse_transform_list(
-        "random_resized_crop(size=224),hflip,rotation(degrees=15),color_jitter(brightness=0.2,contrast=0.2,saturation=0.2)",
-    )
-    .expect("chain");
+const TRAIN_CHAIN: &str = "random_resized_crop(size=224),hflip,rotation(degrees=15),color_jitter(brightness=0.2,contrast=0.2,saturation=0.2)";
+
+/// Parts of the train chain, each ending in the ImageNet normalization: what each step costs
+/// is the difference between two of them.
+const TRAIN_CHAIN_PARTS: [(&str, &str); 3] = [
+    ("random_resized_crop", "random_resized_crop(size=224)"),
+    (
+        "random_resized_crop+color_jitter",
+        "random_resized_crop(size=224),color_jitter(brightness=0.2,contrast=0.2,saturation=0.2)",
+    ),
+    (
+        "train_chain with nearest rotation",
+        "random_resized_crop(size=224),hflip,rotation(degrees=15,interpolation=nearest),color_jitter(brightness=0.2,contrast=0.2,saturation=0.2)",
+    ),
+];
+
+fn chain_of(list: &str) -> Chain {
+    let specs = pipeline::config::parse_transform_list(list).expect("chain");
     Chain::new(specs, 3, &IMAGENET_MEAN, &IMAGENET_STD, None, "bench").expect("chain")
 }
 
@@ -73,7 +86,6 @@ fn bench_chain(c: &mut Criterion) {
         .iter()
         .map(|j| decode::decode(j, None, 3, 1 << 26).expect("decode"))
         .collect();
-    let chain = train_chain();
     let eval = Chain::new(
         vec![
             TransformSpec::Resize {
@@ -91,40 +103,31 @@ fn bench_chain(c: &mut Criterion) {
         "bench",
     )
     .expect("chain");
-    let mut out = vec![0.0f32; chain.sample_len()];
+    let mut chains = vec![("train_chain", chain_of(TRAIN_CHAIN))];
+    chains.extend(TRAIN_CHAIN_PARTS.map(|(name, list)| (name, chain_of(list))));
+    chains.push(("eval_chain", eval));
+    let mut out = vec![0.0f32; chains[0].1.sample_len()];
     let mut scratch = Scratch::new();
     let mut group = c.benchmark_group("transform");
     group.throughput(Throughput::Elements(1));
     let mut id = 0u64;
-    group.bench_function("train_chain/500x375->3x224x224", |b| {
-        b.iter(|| {
-            id += 1;
-            let mut rng = pipeline::runtime::sample_rng(1, 0, id);
-            chain
-                .apply(
-                    &images[id as usize % images.len()],
-                    &mut rng,
-                    &mut scratch,
-                    &mut out,
-                )
-                .expect("apply");
-            black_box(&out);
-        })
-    });
-    group.bench_function("eval_chain/500x375->3x224x224", |b| {
-        b.iter(|| {
-            id += 1;
-            let mut rng = pipeline::runtime::sample_rng(1, 0, id);
-            eval.apply(
-                &images[id as usize % images.len()],
-                &mut rng,
-                &mut scratch,
-                &mut out,
-            )
-            .expect("apply");
-            black_box(&out);
-        })
-    });
+    for (name, chain) in &chains {
+        group.bench_function(format!("{name}/500x375->3x224x224"), |b| {
+            b.iter(|| {
+                id += 1;
+                let mut rng = pipeline::runtime::sample_rng(1, 0, id);
+                chain
+                    .apply(
+                        &images[id as usize % images.len()],
+                        &mut rng,
+                        &mut scratch,
+                        &mut out,
+                    )
+                    .expect("apply");
+                black_box(&out);
+            })
+        });
+    }
     // Rotation alone, on the 224×224 output of the crop: the chain's costliest step.
     let square = {
         let mut crop = Image::filled(224, 224, 3, 0);
