@@ -139,7 +139,11 @@ fn run_batch(run_id: &str, index: usize) -> Value {
             metrics.push(json!({ "key": key, "value": value, "timestamp": 1_700_000_000_000_i64 + step, "step": step }));
         }
     }
-    let optimizer = if index % 2 == 0 { "adamw" } else { "sgd" };
+    let optimizer = if index.is_multiple_of(2) {
+        "adamw"
+    } else {
+        "sgd"
+    };
     json!({ "run_id": run_id, "metrics": metrics,
             "params": [{"key": "optimizer", "value": optimizer}, {"key": "lr", "value": format!("{}", 0.001 * (index % 5 + 1) as f64)}] })
 }

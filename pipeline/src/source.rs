@@ -775,7 +775,7 @@ mod tests {
 
     #[test]
     fn stratified_split_keeps_class_proportions_and_is_seeded() {
-        let labels: Vec<i32> = (0..1000).map(|i| (i % 4) as i32).collect();
+        let labels: Vec<i32> = (0..1000).map(|i| i % 4).collect();
         let (train, val) = stratified_split(samples(&labels), 0.2, 3);
         assert_eq!((train.len(), val.len()), (800, 200));
         for c in 0..4 {

@@ -1,6 +1,8 @@
 //! The pipeline on real image files: an ImageFolder of Fashion-MNIST images written as PNG and
 //! JPEG, the bundled colour photos, manifests, and folders seeded with bad files.
 
+#![allow(clippy::unwrap_used)] // Test helpers: a panic is the failure report.
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -66,12 +68,14 @@ fn write_image_folder(root: &Path) -> Vec<(i32, Vec<u8>, PathBuf)> {
 }
 
 fn gray_config(root: &Path) -> PipelineConfig {
-    let mut c = PipelineConfig::default();
-    c.data = DataConfig {
-        path: root.to_path_buf(),
-        color: ColorMode::Gray,
-        val_fraction: 0.25,
-        ..DataConfig::default()
+    let mut c = PipelineConfig {
+        data: DataConfig {
+            path: root.to_path_buf(),
+            color: ColorMode::Gray,
+            val_fraction: 0.25,
+            ..DataConfig::default()
+        },
+        ..PipelineConfig::default()
     };
     c.transforms.augment = Augment::None;
     c.transforms.normalize = Normalize::None;

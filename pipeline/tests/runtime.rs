@@ -1,5 +1,7 @@
 //! The staged runtime on the bundled IDX data: order, determinism, coverage, shutdown.
 
+#![allow(clippy::unwrap_used)] // Test helpers: a panic is the failure report.
+
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 

@@ -424,7 +424,8 @@ fn epochs_batch(data: &ExperimentData) -> Result<RecordBatch> {
         .enumerate()
         .map(|(i, r)| (r.info.run_id.as_str(), i))
         .collect();
-    let mut table: BTreeMap<(usize, i64), HashMap<&str, (i64, f64)>> = BTreeMap::new();
+    type Latest<'a> = HashMap<&'a str, (i64, f64)>;
+    let mut table: BTreeMap<(usize, i64), Latest> = BTreeMap::new();
     let mut keys = BTreeSet::new();
     for (run_id, m) in points(data) {
         let row = table.entry((run_index[run_id], m.step)).or_default();

@@ -1,5 +1,7 @@
 //! The plot is a real image: PNG decoded back (size, not blank), SVG with its text.
 
+#![allow(clippy::unwrap_used)] // Test helpers: a panic is the failure report.
+
 use std::collections::HashSet;
 
 use tracker::analysis::{Analysis, AnalysisConfig, RunRecord, analyze};

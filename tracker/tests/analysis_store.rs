@@ -1,6 +1,8 @@
 //! Analysing runs stored in a real SQLite store: one logged the way the MLflow Python client
 //! logs a Keras `fit` (autolog: `loss`, `accuracy`, `val_loss`, `val_accuracy` at steps 0, 1, ...).
 
+#![allow(clippy::unwrap_used)] // Test helpers: a panic is the failure report.
+
 use tracker::analysis::{AnalysisConfig, GapBasis, analyze_stored_run};
 use tracker::entities::{Metric, Param};
 use tracker::store::{CreateRun, Store};

@@ -1,6 +1,8 @@
 //! The verdict on synthetic curves with known answers: each verdict, onsets placed by
 //! construction, seeded noise, shapes and lengths drawn by proptest.
 
+#![allow(clippy::unwrap_used)] // Test helpers: a panic is the failure report.
+
 use proptest::prelude::*;
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use tracker::analysis::{AnalysisConfig, CauseKind, RunRecord, Verdict, analyze};

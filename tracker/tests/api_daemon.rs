@@ -503,7 +503,7 @@ fn search_filters_orders_and_pages() {
             .expect("id")
             .to_string();
         let batch = json!({ "run_id": run_id,
-            "metrics": [{"key": "val_loss", "value": 1.0 / f64::from(i as i32 + 1), "timestamp": 1, "step": 0}],
+            "metrics": [{"key": "val_loss", "value": 1.0 / f64::from(i + 1), "timestamp": 1, "step": 0}],
             "params": [{"key": "lr", "value": if i % 2 == 0 { "0.001" } else { "0.01" }}] });
         assert_eq!(api.post("runs/log-batch", batch).0, 200);
         ids.push(run_id);

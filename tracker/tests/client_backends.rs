@@ -40,6 +40,9 @@ fn param(key: &str, value: &str) -> Param {
     }
 }
 
+/// A run as read back: status, params, tags, latest metrics, and whether it has an end time.
+type ObservedRun = (RunStatus, Vec<Param>, Vec<RunTag>, Vec<Metric>, bool);
+
 /// Everything one scenario observes, with run ids replaced by run names so two stores compare.
 #[derive(Debug, PartialEq)]
 struct Observed {
@@ -47,7 +50,7 @@ struct Observed {
     searched: Vec<(String, Option<f64>, Option<String>)>,
     failed: Vec<String>,
     paged: Vec<String>,
-    runs: BTreeMap<String, (RunStatus, Vec<Param>, Vec<RunTag>, Vec<Metric>, bool)>,
+    runs: BTreeMap<String, ObservedRun>,
     histories: BTreeMap<String, Vec<Metric>>,
     artifacts: Vec<ArtifactFile>,
     nested: Vec<ArtifactFile>,

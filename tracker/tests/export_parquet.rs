@@ -334,8 +334,10 @@ fn a_new_export_replaces_the_files_and_leaves_no_temporary_files() {
 }
 
 fn run_with(id: usize, params: Vec<Param>, status: RunStatus) -> Run {
-    let mut data = RunData::default();
-    data.params = params;
+    let data = RunData {
+        params,
+        ..RunData::default()
+    };
     Run {
         info: RunInfo {
             run_id: format!("{id:032x}"),

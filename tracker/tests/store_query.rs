@@ -124,11 +124,10 @@ fn aliases_and_case_parse_to_canonical_form() {
             .to_string(),
         "metrics.val_loss DESC"
     );
-    assert_eq!(
+    assert!(
         OrderBy::parse("attributes.start_time")
             .expect("parses")
-            .ascending,
-        true
+            .ascending
     );
 }
 

@@ -158,6 +158,9 @@ struct Situation {
     val_loss_lost: f64,
 }
 
+/// One cause rule: the cause it finds in a situation, given the run's params.
+type Rule = fn(&Situation, &BTreeMap<String, String>) -> Option<Cause>;
+
 /// Ranks the likely causes of `verdict` from the run's `params`. A good fit or too short a run
 /// gets none; a cause whose params the run did not record is not guessed.
 pub fn likely_causes(
@@ -180,7 +183,7 @@ pub fn likely_causes(
     if !(situation.overfitting || situation.unstable || situation.underfitting) {
         return Vec::new();
     }
-    let rules: [fn(&Situation, &BTreeMap<String, String>) -> Option<Cause>; 8] = [
+    let rules: [Rule; 8] = [
         too_little_data,
         augmentation,
         dropout,

@@ -188,10 +188,10 @@ pub(crate) async fn update_run(State(state): State<Arc<AppState>>, body: Body) -
         store.update_run(&run_id, status, end_time, run_name.as_deref())
     })
     .await?;
-    if let (Some(dir), Some(status)) = (&state.export_dir, status) {
-        if status.is_terminal() {
-            spawn_export(&state.store, &info.experiment_id, dir);
-        }
+    if let (Some(dir), Some(status)) = (&state.export_dir, status)
+        && status.is_terminal()
+    {
+        spawn_export(&state.store, &info.experiment_id, dir);
     }
     Ok(Json(json!({ "run_info": to_json(info)? })))
 }

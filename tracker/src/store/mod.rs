@@ -702,12 +702,11 @@ impl Store {
             .map_err(sql("beginning a read"))?;
         let result = work(&conn, path);
         let ended = conn.execute_batch("COMMIT");
-        if ended.is_ok() {
-            if let Ok(mut pool) = self.inner.readers.lock() {
-                if pool.len() < MAX_IDLE_READERS {
-                    pool.push(conn);
-                }
-            }
+        if ended.is_ok()
+            && let Ok(mut pool) = self.inner.readers.lock()
+            && pool.len() < MAX_IDLE_READERS
+        {
+            pool.push(conn);
         }
         result
     }

@@ -122,10 +122,10 @@ impl Drop for Writer {
     /// database, and waits for it.
     fn drop(&mut self) {
         self.sender.take();
-        if let Some(thread) = self.thread.take() {
-            if thread.join().is_err() {
-                tracing::error!(path = %self.path.display(), "the store's writer thread panicked");
-            }
+        if let Some(thread) = self.thread.take()
+            && thread.join().is_err()
+        {
+            tracing::error!(path = %self.path.display(), "the store's writer thread panicked");
         }
     }
 }
