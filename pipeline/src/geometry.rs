@@ -375,21 +375,17 @@ fn bilinear_bordered<const C: usize>(src: &Image, fill: u8, px: &mut [u8; C], sx
     }
 }
 
-/// Walks every row of a bilinear rotation: the bordered rule before and after the run of
-/// pixels whose four neighbours all lie inside, `inner(pixels, sx, sy)` on that run.
-fn rotate_bilinear_rows<const C: usize>(
-    src: &Image,
-    map: &SourceMap,
-    fill: u8,
-    out: &mut [u8],
-    mut inner: impl FnMut(&mut [[u8; C]], i64, i64),
-) {
+/// Bilinear rotation: the bordered rule before and after the run of pixels whose four
+/// neighbours all lie inside; on that run, branch-free, the two neighbours of a source row are
+/// the `2·C` bytes at the pixel.
+fn rotate_bilinear<const C: usize>(src: &Image, map: &SourceMap, fill: u8, out: &mut [u8]) {
     let (w, h) = (src.width as usize, src.height as usize);
+    let stride = w * C;
     let max = (
         ((w as i64 - 1) << ROT_FRAC) - 1,
         ((h as i64 - 1) << ROT_FRAC) - 1,
     );
-    for (y, row) in out.chunks_exact_mut(w * C).enumerate() {
+    for (y, row) in out.chunks_exact_mut(stride).enumerate() {
         let start = map.row_start(y);
         let pixels = row.as_chunks_mut::<C>().0;
         let (lo, hi) = map.inner_run(start, 0, max, pixels.len());
@@ -405,33 +401,23 @@ fn rotate_bilinear_rows<const C: usize>(
             let (sx, sy) = at(x);
             bilinear_bordered(src, fill, px, sx, sy);
         }
-        let (sx, sy) = at(lo);
-        inner(run, sx, sy);
-        for (x, px) in tail.iter_mut().enumerate() {
-            let (sx, sy) = at(hi + x);
-            bilinear_bordered(src, fill, px, sx, sy);
-        }
-    }
-}
-
-/// Bilinear rotation with a branch-free inner run: the two neighbours of a source row are the
-/// `2·C` bytes at the pixel.
-fn rotate_bilinear<const C: usize>(src: &Image, map: &SourceMap, fill: u8, out: &mut [u8]) {
-    let stride = src.width as usize * C;
-    let data = &src.data;
-    rotate_bilinear_rows::<C>(src, map, fill, out, |run, mut sx, mut sy| {
+        let (mut sx, mut sy) = at(lo);
         for px in run {
             let i = (sy >> ROT_FRAC) as usize * stride + (sx >> ROT_FRAC) as usize * C;
             let (ax, ay) = (weight(sx), weight(sy));
-            let top = &data[i..i + 2 * C];
-            let bot = &data[i + stride..i + stride + 2 * C];
+            let top = &src.data[i..i + 2 * C];
+            let bot = &src.data[i + stride..i + stride + 2 * C];
             for c in 0..C {
                 px[c] = lerp(top[c], top[C + c], bot[c], bot[C + c], ax, ay);
             }
             sx += map.step_x;
             sy += map.step_y;
         }
-    });
+        for (x, px) in tail.iter_mut().enumerate() {
+            let (sx, sy) = at(hi + x);
+            bilinear_bordered(src, fill, px, sx, sy);
+        }
+    }
 }
 
 /// The half-open range of `x` in `0..n` where `lo <= v0 + x·step <= hi`, as `(start, end)`
