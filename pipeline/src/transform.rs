@@ -2,7 +2,7 @@
 //! (geometric ops from [`crate::geometry`], colour ops from [`crate::color`]) followed by the
 //! normalization to `f32` CHW.
 //!
-//! Images stay 8-bit HWC until the final normalization; per-worker buffers (the resizer, a
+//! Images stay 8-bit HWC until the final normalization; per-worker buffers (the resizer, two
 //! spare images) are reused through [`Scratch`], so a sample allocates nothing but its output.
 
 use fast_image_resize::Resizer;
