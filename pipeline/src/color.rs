@@ -114,18 +114,7 @@ impl ColorJitter {
             if c == 1 {
                 sums[0] = img.data.iter().map(|&v| u64::from(v)).sum();
             } else {
-                for row in img.data.as_chunks::<3>().0.chunks(4096) {
-                    // 4096 pixels of at most 255 fit a u32 sum.
-                    let mut part = [0u32; 3];
-                    for px in row {
-                        for (s, &v) in part.iter_mut().zip(px) {
-                            *s += u32::from(v);
-                        }
-                    }
-                    for (s, p) in sums.iter_mut().zip(part) {
-                        *s += u64::from(p);
-                    }
-                }
+                sums = channel_sums(&img.data);
             }
         }
         let mean_in = sums.map(|s| s as f32 / n as f32);
@@ -194,6 +183,31 @@ impl ColorJitter {
         }
         (m, t)
     }
+}
+
+/// Per-channel sums of interleaved RGB bytes. Sixteen pixels at a time go into 48 u16 lane
+/// sums (a fixed-size loop the compiler vectorizes), flushed every 256 chunks before they can
+/// overflow, then folded into their channels (lane `j` holds channel `j % 3`).
+fn channel_sums(data: &[u8]) -> [u64; 3] {
+    const LANES: usize = 48;
+    let mut sums = [0u64; 3];
+    let (chunks, rest) = data.as_chunks::<LANES>();
+    // 256 values of at most 255 fit a u16 lane.
+    for block in chunks.chunks(256) {
+        let mut lanes = [0u16; LANES];
+        for chunk in block {
+            for (lane, &v) in lanes.iter_mut().zip(chunk) {
+                *lane += u16::from(v);
+            }
+        }
+        for (j, lane) in lanes.into_iter().enumerate() {
+            sums[j % 3] += u64::from(lane);
+        }
+    }
+    for (j, &v) in rest.iter().enumerate() {
+        sums[j % 3] += u64::from(v);
+    }
+    sums
 }
 
 /// RGB → YIQ, rotate the IQ plane by `turns × 2π`, → RGB, as one matrix.
@@ -298,8 +312,31 @@ mod tests {
         }
     }
 
+    #[test]
+    fn channel_sums_of_a_white_image_do_not_overflow_their_lanes() {
+        // 300×300 pixels: 5,625 chunks of 16, so lanes of 255s are flushed many times full.
+        let white = vec![255u8; 3 * 300 * 300];
+        assert_eq!(channel_sums(&white), [255 * 300 * 300; 3]);
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// The lane sums fold into exactly the per-pixel channel sums, for any pixel count
+        /// (whole 16-pixel chunks, flushes every 4,096 pixels, and the rest).
+        #[test]
+        fn channel_sums_equal_per_pixel_sums(
+            pixels in prop::collection::vec(any::<[u8; 3]>(), 0..9000),
+        ) {
+            let data: Vec<u8> = pixels.iter().flatten().copied().collect();
+            let mut expect = [0u64; 3];
+            for px in &pixels {
+                for (s, &v) in expect.iter_mut().zip(px) {
+                    *s += u64::from(v);
+                }
+            }
+            prop_assert_eq!(channel_sums(&data), expect);
+        }
 
         /// The fused pass equals jitter-then-normalize up to the 8-bit rounding it skips.
         #[test]
