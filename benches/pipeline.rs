@@ -1,19 +1,23 @@
 //! Pipeline benchmarks: JPEG decode, the full train chain per image and its parts, the rotation
 //! alone, and batch assembly. Inputs are derived from the bundled photos (seeded crops and
 //! rescales re-encoded as JPEG), so nothing outside the repository is needed. With
-//! `PIPELINE_BENCH_PHOTOS=DIR`, decode also measures the JPEGs of DIR.
+//! `PIPELINE_BENCH_PHOTOS=DIR`, decode also measures reading and decoding the images of DIR.
 
 #![allow(missing_docs)] // criterion_group! defines an undocumented pub fn.
 
 use std::hint::black_box;
 use std::io::Cursor;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use pipeline::config::{Filter, IMAGENET_MEAN, IMAGENET_STD, Interpolation, TransformSpec};
+use pipeline::config::{
+    DataConfig, Filter, IMAGENET_MEAN, IMAGENET_STD, Interpolation, TransformSpec, ValSource,
+};
 use pipeline::decode::{self, Image};
 use pipeline::geometry::{Rotate, rotate_into};
+use pipeline::runtime::load_sample;
 use pipeline::transform::{Chain, Scratch};
+use pipeline::{Dataset, Split};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -75,54 +79,44 @@ fn chain_of(list: &str) -> Chain {
     Chain::new(specs, 3, &IMAGENET_MEAN, &IMAGENET_STD, None, "bench").expect("chain")
 }
 
-/// The JPEG files of the folder named by `PIPELINE_BENCH_PHOTOS` (e.g. the maintainers'
-/// `../shared/bench-photos`), in name order; none when it is unset.
-fn folder_jpegs() -> Vec<Vec<u8>> {
-    let Some(dir) = std::env::var_os("PIPELINE_BENCH_PHOTOS") else {
-        return Vec::new();
+/// The data set named by `PIPELINE_BENCH_PHOTOS` (a flat folder of images, e.g. the
+/// maintainers' `../shared/bench-photos`), listed as `track pipeline --no-val` lists it.
+fn folder_dataset() -> Option<Dataset> {
+    let dir = std::env::var_os("PIPELINE_BENCH_PHOTOS")?;
+    let config = DataConfig {
+        path: dir.into(),
+        val_source: ValSource::None,
+        ..DataConfig::default()
     };
-    let dir = Path::new(&dir);
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("PIPELINE_BENCH_PHOTOS={}: {e}", dir.display()))
-        .filter_map(|entry| entry.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.extension()
-                .and_then(|e| e.to_str())
-                .and_then(decode::format_of_extension)
-                == Some(image::ImageFormat::Jpeg)
-        })
-        .collect();
-    paths.sort();
-    assert!(
-        !paths.is_empty(),
-        "PIPELINE_BENCH_PHOTOS={}: no .jpg or .jpeg files",
-        dir.display()
-    );
-    paths
-        .iter()
-        .map(|p| std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display())))
-        .collect()
+    Some(Dataset::open(&config).unwrap_or_else(|e| panic!("PIPELINE_BENCH_PHOTOS: {e}")))
 }
 
 fn bench_decode(c: &mut Criterion) {
+    let jpegs = derived_jpegs(16);
     let mut group = c.benchmark_group("decode");
     group.throughput(Throughput::Elements(1));
-    let folder = folder_jpegs();
-    let inputs = [
-        ("jpeg/500x375".to_string(), derived_jpegs(16)),
-        (
-            format!("jpeg/PIPELINE_BENCH_PHOTOS ({} files)", folder.len()),
-            folder,
-        ),
-    ];
-    for (name, jpegs) in inputs.iter().filter(|(_, jpegs)| !jpegs.is_empty()) {
-        let mut i = 0;
-        group.bench_function(name.as_str(), |b| {
-            b.iter(|| {
-                i = (i + 1) % jpegs.len();
-                black_box(decode::decode(&jpegs[i], None, 3, 1 << 26).expect("decode"))
-            })
-        });
+    let mut i = 0;
+    group.bench_function("jpeg/500x375", |b| {
+        b.iter(|| {
+            i = (i + 1) % jpegs.len();
+            black_box(decode::decode(&jpegs[i], None, 3, 1 << 26).expect("decode"))
+        })
+    });
+    // Each file as the pipeline's read and decode stages take it, from the page cache.
+    if let Some(dataset) = folder_dataset() {
+        let samples = dataset.samples(Split::Train);
+        group.bench_function(
+            format!(
+                "read+decode/PIPELINE_BENCH_PHOTOS ({} files)",
+                samples.len()
+            ),
+            |b| {
+                b.iter(|| {
+                    i = (i + 1) % samples.len();
+                    black_box(load_sample(&dataset, &samples[i]).expect("decode"))
+                })
+            },
+        );
     }
     group.finish();
 }
