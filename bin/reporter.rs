@@ -15,6 +15,29 @@ use trainer::report::{ReportError, Reporter, RunStatus};
 /// The tag that holds a failed run's error message.
 pub const TAG_ERROR: &str = "gapwatch.error";
 
+/// Removes a run's local checkpoint folder `dir` once training returned, i.e. once every
+/// checkpoint written there is uploaded to the run's artifacts (each is uploaded as soon as it
+/// is written, and `--resume` downloads what it needs again), so checkpoints are not kept twice.
+///
+/// Only the default folder under the system temp directory goes (`temporary`); a folder the
+/// user named with `--checkpoint-dir` is theirs and stays. A training error keeps the folder
+/// too: the artifacts may then lack the last checkpoint, and a resume finds it there. A folder
+/// that cannot be removed is logged, not an error: the run itself is recorded.
+pub fn remove_uploaded_checkpoints(dir: &Path, temporary: bool) {
+    if !temporary {
+        return;
+    }
+    match std::fs::remove_dir_all(dir) {
+        Ok(()) => tracing::debug!(dir = %dir.display(), "local checkpoint copies removed"),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+        Err(error) => tracing::warn!(
+            dir = %dir.display(),
+            %error,
+            "could not remove the local checkpoint copies"
+        ),
+    }
+}
+
 /// A [`Reporter`] writing to one run through a [`Client`].
 pub struct TrackerReporter {
     client: Client,

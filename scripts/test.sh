@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: `scripts/test.sh [extra cargo test args]`.
 #
-# The compatibility and export tests drive the official MLflow Python client, pyarrow and DuckDB,
-# so this first makes sure `.venv/` (in the workspace root) holds them, then points the tests at it
-# through GAPWATCH_TEST_PYTHON and runs `cargo test --workspace`.
+# The compatibility and export tests drive the official MLflow Python client, pandas, polars,
+# pyarrow and DuckDB, so this first makes sure `.venv/` (in the workspace root) holds them, then
+# points the tests at it through GAPWATCH_TEST_PYTHON and runs `cargo test --workspace`.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -15,6 +15,7 @@ requirements=(
     "pandas==3.1.1"
     "pyarrow==26.0.1"
     "duckdb==2.0.1"
+    "polars==2.1.0"
 )
 python="${PYTHON:-python3}"
 venv="$root/.venv"

@@ -132,7 +132,11 @@ fn demo_baseline_overfits_and_regularization_narrows_the_gap() -> TestResult {
         &db,
         &["export", "--experiment", "demo", "--out", export_arg],
     )?;
-    let file = std::fs::File::open(export.join("experiment=demo").join("analysis.parquet"))?;
+    // The one partition of the analysis table: `analysis/experiment_id=<demo's id>/`.
+    let partitions: Vec<_> =
+        std::fs::read_dir(export.join(tracker::export::ANALYSIS))?.collect::<Result<_, _>>()?;
+    assert_eq!(partitions.len(), 1, "only demo was exported");
+    let file = std::fs::File::open(partitions[0].path().join(tracker::export::PART_FILE))?;
     let reader =
         parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)?.build()?;
     let mut verdicts = Vec::new();

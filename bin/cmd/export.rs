@@ -1,4 +1,4 @@
-//! `track export`: experiments as Hive-partitioned Parquet files.
+//! `track export`: experiments as Parquet tables, Hive-partitioned by experiment id.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -14,7 +14,8 @@ pub struct ExportArgs {
     /// Export only this experiment (by name); repeat for several. Default: every experiment.
     #[arg(long, short)]
     pub experiment: Vec<String>,
-    /// Directory to write `experiment=<name>/{runs,params,metrics,epochs}.parquet` under.
+    /// Directory to write the tables under:
+    /// `{runs,params,metrics,epochs,analysis}/experiment_id=<id>/part-0.parquet`.
     #[arg(long)]
     pub out: PathBuf,
     /// Print a JSON summary per experiment instead of a line of text.
@@ -22,13 +23,14 @@ pub struct ExportArgs {
     pub json: bool,
 }
 
-/// Runs `track export`.
+/// Runs `track export`: 0 when every experiment was exported, 1 when there was none, 2 when
+/// one or more failed (each named on stderr; the others are exported all the same).
 pub fn run(args: ExportArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let client = open_client(global)?;
     let ids = experiment_ids(&client, &args.experiment)?;
-    let summaries = tracker::export::export_with_client(&client, Some(&ids), &args.out)
+    let report = tracker::export::export_with_client(&client, Some(&ids), &args.out)
         .with_context(|| format!("exporting to {}", args.out.display()))?;
-    for summary in &summaries {
+    for summary in &report.exported {
         if args.json {
             println!("{}", serde_json::to_string(summary)?);
         } else if !global.quiet {
@@ -39,11 +41,28 @@ pub fn run(args: ExportArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
                 summary.params,
                 summary.metrics,
                 summary.epochs,
-                summary.dir.display()
+                args.out
+                    .join(format!(
+                        "*/{}={}",
+                        tracker::export::PARTITION_KEY,
+                        summary.experiment_id
+                    ))
+                    .display()
             );
         }
     }
-    Ok(if summaries.is_empty() {
+    let failed = !report.failed.is_empty();
+    for failure in report.failed {
+        let error = anyhow::Error::new(failure.error);
+        eprintln!(
+            "error: exporting experiment {} to {}: {error:#}",
+            failure.experiment_id,
+            args.out.display()
+        );
+    }
+    Ok(if failed {
+        ExitCode::from(2)
+    } else if report.exported.is_empty() {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS

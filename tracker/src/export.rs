@@ -1,22 +1,44 @@
-//! Parquet export: each experiment as Hive-partitioned Parquet files that pandas (pyarrow),
-//! polars and DuckDB open with no options.
+//! Parquet export: five tables, one directory each, Hive-partitioned by experiment id, that
+//! pandas, polars, DuckDB and pyarrow datasets read with no options.
 //!
 //! ```text
-//! DIR/experiment=<name>/runs.parquet     one row per run: ids, names, status, times,
-//!                                        `params.<key>` (string) and `metrics.<key>` (latest, double)
-//!                   .../params.parquet   long form: run_id, key, value
-//!                   .../metrics.parquet  long form: run_id, key, step, timestamp, value
-//!                   .../epochs.parquet   one row per run and step, one double column per metric key
+//! DIR/runs/experiment_id=<id>/part-0.parquet      one row per run
+//! DIR/params/experiment_id=<id>/part-0.parquet    one row per run and param
+//! DIR/metrics/experiment_id=<id>/part-0.parquet   one row per metric point (the whole history)
+//! DIR/epochs/experiment_id=<id>/part-0.parquet    one row per run, step and metric key
+//! DIR/analysis/experiment_id=<id>/part-0.parquet  one row per run: its overfitting analysis
 //! ```
 //!
-//! Times are `Timestamp(ms, "UTC")`, steps `Int64`, values `Float64` (NaN and ±inf kept),
-//! compression zstd. Every file is written to a hidden temporary file in the same directory,
-//! synced, then renamed over the old one: a reader never sees half a file, and a crash never
-//! destroys the previous export. (The four files are replaced one after the other, not together.)
-//! An experiment name is used as the partition value with `/`, `%`, `=` and other characters
-//! unsafe in paths percent-encoded, which pyarrow's Hive partitioning decodes.
+//! Read a table by its directory: `pd.read_parquet("DIR/epochs")`, `pl.read_parquet("DIR/epochs")`,
+//! `read_parquet('DIR/epochs/**/*.parquet')` in DuckDB, `pyarrow.dataset.dataset("DIR/epochs",
+//! partitioning="hive")`. The `experiment_id` column comes from the directory names (the engines
+//! infer an integer type for MLflow's numeric ids; pandas makes it categorical); every file holds
+//! the experiment's name as the column `experiment_name`. Directory names depend on the id alone,
+//! never on the name, so any valid name (up to 500 bytes) exports.
+//!
+//! Every partition of a table has the same schema, whatever the experiment logged: params and
+//! metrics are long (key/value) tables, and `epochs` is tidy (one row per run, step and key;
+//! pivot it on `key` for one column per metric). An experiment with no runs gets files with the
+//! full schema and no rows, which also replaces what an earlier export wrote for it.
+//!
+//! | table | columns (`?` = nullable) |
+//! |---|---|
+//! | `runs` | `experiment_name`, `run_id`, `run_name`, `status`, `user_id`?, `lifecycle_stage`, `start_time`?, `end_time`?, `artifact_uri`? |
+//! | `params` | `experiment_name`, `run_id`, `key`, `value` (all strings) |
+//! | `metrics` | `experiment_name`, `run_id`, `key`, `step`, `timestamp`, `value` |
+//! | `epochs` | `experiment_name`, `run_id`, `step`, `key`, `value`, `timestamp`: the latest point of each run, step and key (by timestamp, then value) |
+//! | `analysis` | `experiment_name`, then the columns of [`crate::analysis::analysis_batch`] |
+//!
+//! Strings are UTF-8, times `Timestamp(Millisecond, "UTC")`, steps `Int64`, values `Float64`
+//! (NaN and ±inf kept); compression is zstd. Every file is written to a hidden temporary file in
+//! its directory (`.part-0.parquet.<random>.tmp`, which the engines skip), synced, then renamed
+//! over the old one, with the permissions `File::create` gives (see
+//! [`crate::store::temp_file_in`]): a reader never sees half a file, and a crash never destroys
+//! the previous export. (The five files of an experiment are replaced one after the other, not
+//! together.) One experiment that fails to export does not stop the others
+//! ([`ExportReport::failed`]).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -28,7 +50,7 @@ use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
-use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
+use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Serialize;
 
 use crate::client::Client;
@@ -36,49 +58,58 @@ use crate::entities::{Experiment, Metric, Run, ViewType};
 use crate::error::{Error, Result};
 use crate::store::{SearchRuns, Store};
 
-/// The runs file of an experiment's directory.
-pub const RUNS_FILE: &str = "runs.parquet";
-/// The long-form params file.
-pub const PARAMS_FILE: &str = "params.parquet";
-/// The long-form metrics file.
-pub const METRICS_FILE: &str = "metrics.parquet";
-/// The wide per-epoch metrics file.
-pub const EPOCHS_FILE: &str = "epochs.parquet";
-/// The Hive partition key of an experiment's directory (`experiment=<name>`).
-pub const PARTITION_KEY: &str = "experiment";
-
-/// Characters of an experiment name escaped in its directory name.
-const PARTITION_VALUE: &AsciiSet = &CONTROLS
-    .add(b'/')
-    .add(b'\\')
-    .add(b'%')
-    .add(b'=')
-    .add(b':')
-    .add(b'*')
-    .add(b'?')
-    .add(b'"')
-    .add(b'<')
-    .add(b'>')
-    .add(b'|')
-    .add(b'#');
+/// The runs table (its directory under the export root).
+pub const RUNS: &str = "runs";
+/// The long-form params table.
+pub const PARAMS: &str = "params";
+/// The long-form metrics table: every point.
+pub const METRICS: &str = "metrics";
+/// The tidy per-step table: the latest point per run, step and key.
+pub const EPOCHS: &str = "epochs";
+/// The analysis table, one row per run.
+pub const ANALYSIS: &str = crate::analysis::ANALYSIS_FILE;
+/// Every table of the export, in the order they are written.
+pub const TABLES: [&str; 5] = [RUNS, PARAMS, METRICS, EPOCHS, ANALYSIS];
+/// The Hive partition key of a table's directories (`experiment_id=<id>`).
+pub const PARTITION_KEY: &str = "experiment_id";
+/// The file in each partition directory.
+pub const PART_FILE: &str = "part-0.parquet";
 
 /// What one experiment's export wrote.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ExportSummary {
-    /// The experiment's id.
+    /// The experiment's id (its partition value).
     pub experiment_id: String,
     /// The experiment's name.
     pub experiment_name: String,
-    /// The experiment's directory (`DIR/experiment=<name>`).
-    pub dir: PathBuf,
-    /// Rows of `runs.parquet`.
+    /// The files written, one per table, in [`TABLES`] order.
+    pub files: Vec<PathBuf>,
+    /// Rows of the runs table.
     pub runs: usize,
-    /// Rows of `params.parquet`.
+    /// Rows of the params table.
     pub params: usize,
-    /// Rows of `metrics.parquet`.
+    /// Rows of the metrics table.
     pub metrics: usize,
-    /// Rows of `epochs.parquet`.
+    /// Rows of the epochs table.
     pub epochs: usize,
+}
+
+/// An experiment whose export failed.
+#[derive(Debug)]
+pub struct ExportFailure {
+    /// The experiment's id.
+    pub experiment_id: String,
+    /// Why its export failed.
+    pub error: Error,
+}
+
+/// What an export of several experiments did: each experiment is exported or failed.
+#[derive(Debug, Default)]
+pub struct ExportReport {
+    /// The experiments exported.
+    pub exported: Vec<ExportSummary>,
+    /// The experiments that failed; the others were exported all the same.
+    pub failed: Vec<ExportFailure>,
 }
 
 /// Everything exported about one experiment.
@@ -142,7 +173,8 @@ impl ExperimentData {
     }
 }
 
-/// Exports one experiment of `store` under `out_dir` (what the daemon does when a run ends).
+/// Exports one experiment of `store` under `out_dir`: what `track export` does for one
+/// experiment, and what the daemon's `--export-dir` hook does when a run ends.
 ///
 /// # Errors
 /// `RESOURCE_DOES_NOT_EXIST` for an unknown experiment; I/O and Parquet errors naming the file.
@@ -157,21 +189,22 @@ pub fn export_experiment(
 /// Exports every active experiment of `store` under `out_dir`.
 ///
 /// # Errors
-/// As [`export_experiment`]; experiments exported before an error stay exported.
-pub fn export_all(store: &Store, out_dir: &Path) -> Result<Vec<ExportSummary>> {
+/// The experiments cannot be listed; the failures of single experiments are in the report.
+pub fn export_all(store: &Store, out_dir: &Path) -> Result<ExportReport> {
     export_with_client(&Client::from_store(store.clone()), None, out_dir)
 }
 
 /// Exports the experiments `experiment_ids` (every active one when `None`) through a client,
-/// embedded or remote, under `out_dir`.
+/// embedded or remote, under `out_dir`. An experiment that fails is reported in
+/// [`ExportReport::failed`] (and logged) and the others are exported all the same.
 ///
 /// # Errors
-/// As [`export_experiment`].
+/// The experiments cannot be listed.
 pub fn export_with_client(
     client: &Client,
     experiment_ids: Option<&[String]>,
     out_dir: &Path,
-) -> Result<Vec<ExportSummary>> {
+) -> Result<ExportReport> {
     let ids: Vec<String> = match experiment_ids {
         Some(ids) => ids.to_vec(),
         None => client
@@ -180,55 +213,93 @@ pub fn export_with_client(
             .map(|e| e.experiment_id)
             .collect(),
     };
-    ids.iter()
-        .map(|id| write_experiment(&ExperimentData::from_client(client, id)?, out_dir))
-        .collect()
-}
-
-/// The directory of an experiment under `out_dir`: `out_dir/experiment=<escaped name>`.
-pub fn experiment_dir(out_dir: &Path, experiment_name: &str) -> PathBuf {
-    let mut value: String = utf8_percent_encode(experiment_name, PARTITION_VALUE).collect();
-    // pyarrow skips files and directories whose names start with '.' or '_'; `experiment=` is
-    // always in front, so only an empty name needs care.
-    if value.is_empty() {
-        value.push_str("%20");
+    let mut report = ExportReport::default();
+    for id in ids {
+        match ExperimentData::from_client(client, &id).and_then(|d| write_experiment(&d, out_dir)) {
+            Ok(summary) => report.exported.push(summary),
+            Err(error) => {
+                tracing::warn!(experiment_id = %id, error = %error_chain(&error), "export failed");
+                report.failed.push(ExportFailure {
+                    experiment_id: id,
+                    error,
+                });
+            }
+        }
     }
-    out_dir.join(format!("{PARTITION_KEY}={value}"))
+    Ok(report)
 }
 
-/// Writes the four Parquet files of `data` under `out_dir`, each replaced atomically.
+/// `error` and its sources, joined by `": "`.
+fn error_chain(error: &Error) -> String {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// The partition directory of experiment `experiment_id` in table `table`:
+/// `out_dir/<table>/experiment_id=<id>`, the id percent-encoded but for ASCII letters, digits,
+/// `-` and `_` (MLflow's numeric ids are used as they are).
+pub fn partition_dir(out_dir: &Path, table: &str, experiment_id: &str) -> PathBuf {
+    let value: String = utf8_percent_encode(experiment_id, ID_ESCAPES).collect();
+    out_dir.join(table).join(format!("{PARTITION_KEY}={value}"))
+}
+
+/// The file of experiment `experiment_id` in table `table`:
+/// `out_dir/<table>/experiment_id=<id>/part-0.parquet`.
+pub fn table_file(out_dir: &Path, table: &str, experiment_id: &str) -> PathBuf {
+    partition_dir(out_dir, table, experiment_id).join(PART_FILE)
+}
+
+/// Characters of an experiment id escaped in its directory name: all but letters, digits, `-`
+/// and `_`.
+const ID_ESCAPES: &percent_encoding::AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_');
+
+/// Writes the five tables of `data` under `out_dir`, each file replaced atomically.
+///
+/// # Errors
+/// I/O and Parquet errors naming the file.
 pub fn write_experiment(data: &ExperimentData, out_dir: &Path) -> Result<ExportSummary> {
-    let dir = experiment_dir(out_dir, &data.experiment.name);
-    fs::create_dir_all(&dir).map_err(|source| Error::Io {
-        path: dir.clone(),
-        source,
-    })?;
+    let id = &data.experiment.experiment_id;
     let runs = runs_batch(data)?;
     let params = params_batch(data)?;
     let metrics = metrics_batch(data)?;
     let epochs = epochs_batch(data)?;
-    let analysis = crate::analysis::analysis_batch(&data.runs, &data.history)?;
-    for (name, batch) in [
-        (RUNS_FILE, &runs),
-        (PARAMS_FILE, &params),
-        (METRICS_FILE, &metrics),
-        (EPOCHS_FILE, &epochs),
-        (crate::analysis::ANALYSIS_FILE, &analysis),
-    ] {
-        write_atomically(&dir.join(name), batch)?;
+    let analysis = with_experiment_name(
+        data,
+        crate::analysis::analysis_batch(&data.runs, &data.history)?,
+        ANALYSIS,
+    )?;
+    let mut files = Vec::with_capacity(TABLES.len());
+    for (table, batch) in TABLES
+        .into_iter()
+        .zip([&runs, &params, &metrics, &epochs, &analysis])
+    {
+        let dir = partition_dir(out_dir, table, id);
+        fs::create_dir_all(&dir).map_err(|source| Error::Io {
+            path: dir.clone(),
+            source,
+        })?;
+        let file = dir.join(PART_FILE);
+        write_atomically(&file, batch)?;
+        sync_dir(&dir)?;
+        files.push(file);
     }
-    sync_dir(&dir)?;
     tracing::debug!(
         experiment = %data.experiment.name,
         runs = runs.num_rows(),
         metrics = metrics.num_rows(),
-        dir = %dir.display(),
+        out = %out_dir.display(),
         "experiment exported"
     );
     Ok(ExportSummary {
-        experiment_id: data.experiment.experiment_id.clone(),
+        experiment_id: id.clone(),
         experiment_name: data.experiment.name.clone(),
-        dir,
+        files,
         runs: runs.num_rows(),
         params: params.num_rows(),
         metrics: metrics.num_rows(),
@@ -244,12 +315,42 @@ fn strings<'a>(values: impl IntoIterator<Item = &'a str>) -> ArrayRef {
     Arc::new(StringArray::from_iter_values(values))
 }
 
-fn batch(columns: Vec<(Field, ArrayRef)>, what: &str) -> Result<RecordBatch> {
+fn utc_times(values: impl IntoIterator<Item = i64>) -> ArrayRef {
+    Arc::new(TimestampMillisecondArray::from_iter_values(values).with_timezone("UTC"))
+}
+
+fn batch(columns: Vec<(Field, ArrayRef)>, table: &str) -> Result<RecordBatch> {
     let (fields, arrays): (Vec<Field>, Vec<ArrayRef>) = columns.into_iter().unzip();
     RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).map_err(|error| Error::Io {
-        path: PathBuf::from(what),
+        path: PathBuf::from(table),
         source: std::io::Error::other(error),
     })
+}
+
+/// The `experiment_name` column, first, of a table of `rows` rows.
+fn experiment_name(data: &ExperimentData, rows: usize) -> (Field, ArrayRef) {
+    (
+        Field::new("experiment_name", DataType::Utf8, false),
+        strings(std::iter::repeat_n(data.experiment.name.as_str(), rows)),
+    )
+}
+
+/// `batch` with the `experiment_name` column in front.
+fn with_experiment_name(
+    data: &ExperimentData,
+    batch: RecordBatch,
+    table: &str,
+) -> Result<RecordBatch> {
+    let mut columns = vec![experiment_name(data, batch.num_rows())];
+    let schema = batch.schema();
+    columns.extend(
+        schema
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone())
+            .zip(batch.columns().iter().cloned()),
+    );
+    self::batch(columns, table)
 }
 
 fn runs_batch(data: &ExperimentData) -> Result<RecordBatch> {
@@ -263,15 +364,8 @@ fn runs_batch(data: &ExperimentData) -> Result<RecordBatch> {
     let times = |f: fn(&Run) -> Option<i64>| -> ArrayRef {
         Arc::new(TimestampMillisecondArray::from_iter(runs.iter().map(f)).with_timezone("UTC"))
     };
-    let mut columns = vec![
-        (
-            Field::new("experiment_id", DataType::Utf8, false),
-            strings(runs.iter().map(|_| data.experiment.experiment_id.as_str())),
-        ),
-        (
-            Field::new("experiment_name", DataType::Utf8, false),
-            strings(runs.iter().map(|_| data.experiment.name.as_str())),
-        ),
+    let columns = vec![
+        experiment_name(data, runs.len()),
         (
             Field::new("run_id", DataType::Utf8, false),
             info(|r| &r.info.run_id),
@@ -305,29 +399,7 @@ fn runs_batch(data: &ExperimentData) -> Result<RecordBatch> {
             optional(|r| &r.info.artifact_uri),
         ),
     ];
-    let param_keys: BTreeSet<&str> = runs
-        .iter()
-        .flat_map(|r| r.data.params.iter().map(|p| p.key.as_str()))
-        .collect();
-    for key in param_keys {
-        let values = StringArray::from_iter(runs.iter().map(|r| r.data.param(key)));
-        columns.push((
-            Field::new(format!("params.{key}"), DataType::Utf8, true),
-            Arc::new(values),
-        ));
-    }
-    let metric_keys: BTreeSet<&str> = runs
-        .iter()
-        .flat_map(|r| r.data.metrics.iter().map(|m| m.key.as_str()))
-        .collect();
-    for key in metric_keys {
-        let values = Float64Array::from_iter(runs.iter().map(|r| r.data.metric(key)));
-        columns.push((
-            Field::new(format!("metrics.{key}"), DataType::Float64, true),
-            Arc::new(values),
-        ));
-    }
-    batch(columns, RUNS_FILE)
+    batch(columns, RUNS)
 }
 
 fn params_batch(data: &ExperimentData) -> Result<RecordBatch> {
@@ -343,6 +415,7 @@ fn params_batch(data: &ExperimentData) -> Result<RecordBatch> {
         .collect();
     batch(
         vec![
+            experiment_name(data, rows.len()),
             (
                 Field::new("run_id", DataType::Utf8, false),
                 strings(rows.iter().map(|r| r.0)),
@@ -356,7 +429,7 @@ fn params_batch(data: &ExperimentData) -> Result<RecordBatch> {
                 strings(rows.iter().map(|r| r.2)),
             ),
         ],
-        PARAMS_FILE,
+        PARAMS,
     )
 }
 
@@ -376,6 +449,7 @@ fn metrics_batch(data: &ExperimentData) -> Result<RecordBatch> {
     let rows: Vec<(&str, &Metric)> = points(data).collect();
     batch(
         vec![
+            experiment_name(data, rows.len()),
             (
                 Field::new("run_id", DataType::Utf8, false),
                 strings(rows.iter().map(|r| r.0)),
@@ -390,10 +464,7 @@ fn metrics_batch(data: &ExperimentData) -> Result<RecordBatch> {
             ),
             (
                 Field::new("timestamp", utc_ms(), false),
-                Arc::new(
-                    TimestampMillisecondArray::from_iter_values(rows.iter().map(|r| r.1.timestamp))
-                        .with_timezone("UTC"),
-                ) as ArrayRef,
+                utc_times(rows.iter().map(|r| r.1.timestamp)),
             ),
             (
                 Field::new("value", DataType::Float64, false),
@@ -402,35 +473,23 @@ fn metrics_batch(data: &ExperimentData) -> Result<RecordBatch> {
                 )) as ArrayRef,
             ),
         ],
-        METRICS_FILE,
+        METRICS,
     )
 }
 
-/// The column name of metric `key` in `epochs.parquet`: the key itself, unless it would clash
-/// with `run_id` or `step`.
-pub fn epoch_column(key: &str) -> String {
-    if key == "run_id" || key == "step" {
-        format!("metrics.{key}")
-    } else {
-        key.to_string()
-    }
-}
-
 fn epochs_batch(data: &ExperimentData) -> Result<RecordBatch> {
-    // (run index, step) → key → (timestamp, value): the latest point per key and step wins.
+    // (run index, step, key) → (timestamp, value): the latest point wins, ties broken by value.
     let run_index: HashMap<&str, usize> = data
         .runs
         .iter()
         .enumerate()
         .map(|(i, r)| (r.info.run_id.as_str(), i))
         .collect();
-    type Latest<'a> = HashMap<&'a str, (i64, f64)>;
-    let mut table: BTreeMap<(usize, i64), Latest> = BTreeMap::new();
-    let mut keys = BTreeSet::new();
+    let mut table: BTreeMap<(usize, i64, &str), (i64, f64)> = BTreeMap::new();
     for (run_id, m) in points(data) {
-        let row = table.entry((run_index[run_id], m.step)).or_default();
-        keys.insert(m.key.as_str());
-        let cell = row.entry(m.key.as_str()).or_insert((m.timestamp, m.value));
+        let cell = table
+            .entry((run_index[run_id], m.step, m.key.as_str()))
+            .or_insert((m.timestamp, m.value));
         if m.timestamp
             .cmp(&cell.0)
             .then(m.value.total_cmp(&cell.1))
@@ -439,29 +498,40 @@ fn epochs_batch(data: &ExperimentData) -> Result<RecordBatch> {
             *cell = (m.timestamp, m.value);
         }
     }
-    let mut columns = vec![
-        (
-            Field::new("run_id", DataType::Utf8, false),
-            strings(
-                table
-                    .keys()
-                    .map(|(i, _)| data.runs[*i].info.run_id.as_str()),
+    batch(
+        vec![
+            experiment_name(data, table.len()),
+            (
+                Field::new("run_id", DataType::Utf8, false),
+                strings(
+                    table
+                        .keys()
+                        .map(|(i, _, _)| data.runs[*i].info.run_id.as_str()),
+                ),
             ),
-        ),
-        (
-            Field::new("step", DataType::Int64, false),
-            Arc::new(Int64Array::from_iter_values(table.keys().map(|(_, s)| *s))) as ArrayRef,
-        ),
-    ];
-    for key in keys {
-        let values =
-            Float64Array::from_iter(table.values().map(|row| row.get(key).map(|(_, v)| *v)));
-        columns.push((
-            Field::new(epoch_column(key), DataType::Float64, true),
-            Arc::new(values),
-        ));
-    }
-    batch(columns, EPOCHS_FILE)
+            (
+                Field::new("step", DataType::Int64, false),
+                Arc::new(Int64Array::from_iter_values(
+                    table.keys().map(|(_, step, _)| *step),
+                )) as ArrayRef,
+            ),
+            (
+                Field::new("key", DataType::Utf8, false),
+                strings(table.keys().map(|(_, _, key)| *key)),
+            ),
+            (
+                Field::new("value", DataType::Float64, false),
+                Arc::new(Float64Array::from_iter_values(
+                    table.values().map(|(_, value)| *value),
+                )) as ArrayRef,
+            ),
+            (
+                Field::new("timestamp", utc_ms(), false),
+                utc_times(table.values().map(|(timestamp, _)| *timestamp)),
+            ),
+        ],
+        EPOCHS,
+    )
 }
 
 fn parquet_error(path: &Path) -> impl FnOnce(parquet::errors::ParquetError) -> Error + '_ {
@@ -482,11 +552,7 @@ fn write_atomically(path: &Path, batch: &RecordBatch) -> Result<()> {
         path: path.to_path_buf(),
         source,
     };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(&format!(".{name}."))
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(io_error)?;
+    let mut tmp = crate::store::temp_file_in(dir, &name).map_err(io_error)?;
     let properties = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::default()))
         .set_created_by(concat!("gapwatch ", env!("CARGO_PKG_VERSION")).to_string())

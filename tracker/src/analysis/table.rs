@@ -1,4 +1,5 @@
-//! The analyses of many runs as one Arrow table: `analysis.parquet` of the Parquet export.
+//! The analyses of many runs as one Arrow table: the `analysis` table of the Parquet export
+//! (`DIR/analysis/experiment_id=<id>/part-0.parquet`, see [`crate::export`]).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -12,13 +13,15 @@ use crate::error::{Error, Result};
 
 use super::{AnalysisConfig, analyze, record_of};
 
-/// The export's file of analyses, one row per run.
-pub const ANALYSIS_FILE: &str = "analysis.parquet";
+/// The export's table of analyses, one row per run: its directory under the export root.
+pub const ANALYSIS_FILE: &str = "analysis";
 
 /// One row per run: `run_id`, `verdict` (null when the run cannot be analysed, with the reason
 /// in `error`), `epochs`, `best_epoch`, `best_metric`, `best_value`, `onset_epoch`,
-/// `final_loss_gap`, `final_acc_gap`, `max_loss_gap`, `top_cause` (its config key), `summary`.
-/// `history` holds every metric point of each run, keyed by run id.
+/// `final_loss_gap`, `final_acc_gap`, `max_loss_gap`, `top_cause` (its config key), `summary`,
+/// `error`. The schema is the same whatever the runs hold (every column but `run_id` is
+/// nullable), so every partition of the export's table has it. `history` holds every metric
+/// point of each run, keyed by run id.
 pub fn analysis_batch(runs: &[Run], history: &HashMap<String, Vec<Metric>>) -> Result<RecordBatch> {
     let config = AnalysisConfig::default();
     let results: Vec<_> = runs
