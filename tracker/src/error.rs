@@ -38,6 +38,14 @@ pub enum Error {
         /// The key asked for.
         key: String,
     },
+    /// The experiment has no tag with this key.
+    #[error("No tag with name: {key} in experiment with id {experiment_id}")]
+    ExperimentTagNotFound {
+        /// The experiment.
+        experiment_id: String,
+        /// The key asked for.
+        key: String,
+    },
     /// An experiment with this name already exists.
     #[error("Experiment(name={name}) already exists")]
     ExperimentExists {
@@ -88,6 +96,26 @@ pub enum Error {
         path: String,
         /// Why it is refused.
         reason: String,
+    },
+    /// An artifact path that conflicts with what is stored (a file where a directory is
+    /// needed).
+    #[error("Cannot write artifact {path:?}: {reason}")]
+    ArtifactConflict {
+        /// The path as received.
+        path: String,
+        /// What is in the way.
+        reason: String,
+    },
+    /// A request body over a limit of the daemon (answered 413, before it is read when its
+    /// declared length is already too large).
+    #[error("The {what} is {size} bytes; the limit is {limit} bytes")]
+    TooLarge {
+        /// What is too large, e.g. "artifact upload".
+        what: String,
+        /// Its size in bytes (declared, or read so far).
+        size: u64,
+        /// The limit in bytes.
+        limit: u64,
     },
     /// No artifact at this path.
     #[error("No artifact at {path:?}")]
@@ -180,9 +208,10 @@ pub struct ParamConflict {
 }
 
 /// MLflow error codes the daemon and client use, in `ERROR_CODE_TO_HTTP_STATUS` terms.
-pub const KNOWN_ERROR_CODES: [&str; 8] = [
+pub const KNOWN_ERROR_CODES: [&str; 9] = [
     "RESOURCE_DOES_NOT_EXIST",
     "RESOURCE_ALREADY_EXISTS",
+    "RESOURCE_CONFLICT",
     "INVALID_PARAMETER_VALUE",
     "ENDPOINT_NOT_FOUND",
     "UNAUTHENTICATED",
@@ -206,9 +235,12 @@ impl Error {
             | Error::ExperimentNotFound { .. }
             | Error::ExperimentNameNotFound { .. }
             | Error::TagNotFound { .. }
+            | Error::ExperimentTagNotFound { .. }
             | Error::ArtifactNotFound { .. } => "RESOURCE_DOES_NOT_EXIST",
             Error::ExperimentExists { .. } => "RESOURCE_ALREADY_EXISTS",
+            Error::ArtifactConflict { .. } => "RESOURCE_CONFLICT",
             Error::InvalidParameter { .. }
+            | Error::TooLarge { .. }
             | Error::ParamConflict { .. }
             | Error::RunNotActive { .. }
             | Error::Query(_)
@@ -229,11 +261,31 @@ impl Error {
         }
     }
 
+    /// The message with every underlying cause appended (`message: cause: cause ...`), e.g.
+    /// SQLite's own text after "database error while ...": what a log of a 500 needs.
+    pub fn chain(&self) -> String {
+        let mut text = self.to_string();
+        let mut source = std::error::Error::source(self);
+        while let Some(cause) = source {
+            let cause_text = cause.to_string();
+            // A transparent variant repeats its inner error's message: print it once.
+            if !text.ends_with(&cause_text) {
+                text.push_str(": ");
+                text.push_str(&cause_text);
+            }
+            source = cause.source();
+        }
+        text
+    }
+
     /// Whether this is the caller's mistake (a 4xx), as opposed to the server's (a 5xx).
     pub fn is_client_error(&self) -> bool {
         matches!(
             self.error_code(),
-            "RESOURCE_DOES_NOT_EXIST" | "RESOURCE_ALREADY_EXISTS" | "INVALID_PARAMETER_VALUE"
+            "RESOURCE_DOES_NOT_EXIST"
+                | "RESOURCE_ALREADY_EXISTS"
+                | "RESOURCE_CONFLICT"
+                | "INVALID_PARAMETER_VALUE"
         )
     }
 }
@@ -243,4 +295,35 @@ fn is_busy(error: &rusqlite::Error) -> bool {
         error.sqlite_error_code(),
         Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_chain_carries_sqlites_own_text() {
+        let conn = rusqlite::Connection::open_in_memory().expect("sqlite");
+        let source = conn
+            .execute("SELECT r.run_id FROM nowhere", [])
+            .expect_err("a bad query");
+        let error = Error::Sqlite {
+            context: "searching runs".into(),
+            path: PathBuf::from("runs.db"),
+            source,
+        };
+        assert!(!error.to_string().contains("no such table"));
+        let chain = error.chain();
+        assert!(
+            chain.starts_with("database error while searching runs (runs.db): ")
+                && chain.contains("no such table: nowhere"),
+            "{chain}"
+        );
+        let io = Error::Io {
+            path: PathBuf::from("/a"),
+            source: std::io::Error::other("disk on fire"),
+        };
+        assert_eq!(io.chain(), "I/O error on /a: disk on fire");
+        assert_eq!(Error::invalid("x").chain(), "x");
+    }
 }

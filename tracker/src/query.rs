@@ -14,6 +14,12 @@
 //! | attributes `run_name`, `status`, `user_id`, `artifact_uri` | `= != LIKE ILIKE` | `'string'` |
 //! | attributes `start_time`, `end_time` (`created`) | `= != < <= > >=` | integer ms |
 //!
+//! Experiments are searched by their attributes and `tags.<key>` only: a `metrics.` or
+//! `params.` identifier is refused when parsing for [`Target::Experiments`]. Limits, checked
+//! before any SQL is built so that SQLite's own limits are never what refuses a search:
+//! [`MAX_FILTER_BYTES`], [`MAX_FILTER_CLAUSES`], [`MAX_LIKE_PATTERN_BYTES`],
+//! [`MAX_ORDER_BY_KEYS`].
+//!
 //! [`Filter`] and [`OrderBy`] print back in a canonical form that parses to the same value.
 //! [`compile_runs`] turns them into SQL fragments over the store's tables whose every user
 //! value (keys included) is a bound parameter: no user text is ever part of the SQL.
@@ -28,6 +34,18 @@
 use std::fmt;
 
 use rusqlite::types::Value as SqlValue;
+
+/// Longest filter accepted, in bytes (the filter is tokenized whole before it is parsed).
+pub const MAX_FILTER_BYTES: usize = 256 * 1024;
+/// Most clauses one filter may join with `AND`: SQLite refuses an expression tree deeper than
+/// 1,000, and every clause adds a level.
+pub const MAX_FILTER_CLAUSES: usize = 500;
+/// Longest `LIKE`/`ILIKE` pattern, in bytes: SQLite refuses patterns over 50,000 bytes, and a
+/// pattern grows up to threefold when translated for SQLite (`*` becomes `[*]`).
+pub const MAX_LIKE_PATTERN_BYTES: usize = 16 * 1024;
+/// Most `order_by` keys of one search: SQLite joins at most 64 tables, and each metric, param
+/// or tag key is one join.
+pub const MAX_ORDER_BY_KEYS: usize = 32;
 
 /// A filter or order-by clause that does not parse or is not allowed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -392,12 +410,30 @@ impl Filter {
     /// # Errors
     /// [`QueryError`] naming the position and token of the first problem.
     pub fn parse_for(input: &str, target: Target) -> Result<Filter, QueryError> {
+        if input.len() > MAX_FILTER_BYTES {
+            return Err(QueryError {
+                message: format!(
+                    "the filter is {} bytes long; the limit is {MAX_FILTER_BYTES} bytes",
+                    input.len()
+                ),
+                position: 0,
+                token: String::new(),
+                input: clip(input),
+            });
+        }
         let mut parser = Parser::new(input, target)?;
         let mut clauses = Vec::new();
         if parser.at_end() {
             return Ok(Filter { clauses });
         }
         loop {
+            if clauses.len() == MAX_FILTER_CLAUSES {
+                let token = parser.tokens[parser.next].clone();
+                return Err(parser.error_at(
+                    &token,
+                    &format!("a filter may join at most {MAX_FILTER_CLAUSES} clauses with AND"),
+                ));
+            }
             clauses.push(parser.clause()?);
             if parser.at_end() {
                 break;
@@ -466,6 +502,28 @@ impl OrderBy {
     }
 }
 
+/// Parses the `order_by` list of a search: at most [`MAX_ORDER_BY_KEYS`] clauses.
+///
+/// # Errors
+/// [`QueryError`] for too many clauses or the first clause that does not parse.
+pub fn parse_order_by(clauses: &[String], target: Target) -> Result<Vec<OrderBy>, QueryError> {
+    if clauses.len() > MAX_ORDER_BY_KEYS {
+        return Err(QueryError {
+            message: format!(
+                "{} order_by keys given; a search may order by at most {MAX_ORDER_BY_KEYS}",
+                clauses.len()
+            ),
+            position: 0,
+            token: String::new(),
+            input: clip(&clauses.join(", ")),
+        });
+    }
+    clauses
+        .iter()
+        .map(|clause| OrderBy::parse_for(clause, target))
+        .collect()
+}
+
 impl fmt::Display for OrderBy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
@@ -474,6 +532,15 @@ impl fmt::Display for OrderBy {
             self.identifier,
             if self.ascending { "ASC" } else { "DESC" }
         )
+    }
+}
+
+/// Text quoted in an error message: whole up to 256 characters, else its start and "...".
+fn clip(text: &str) -> String {
+    const QUOTED_CHARS: usize = 256;
+    match text.char_indices().nth(QUOTED_CHARS) {
+        Some((end, _)) => format!("{}...", &text[..end]),
+        None => text.to_string(),
     }
 }
 
@@ -511,8 +578,8 @@ fn tokenize(input: &str) -> Result<Vec<Token>, QueryError> {
     let error = |message: &str, position: usize, token: String| QueryError {
         message: message.to_string(),
         position,
-        token,
-        input: input.to_string(),
+        token: clip(&token),
+        input: clip(input),
     };
     while i < chars.len() {
         let c = chars[i];
@@ -638,8 +705,8 @@ impl<'a> Parser<'a> {
         QueryError {
             message: message.to_string(),
             position: token.position,
-            token: token.text.clone(),
-            input: self.input.to_string(),
+            token: clip(&token.text),
+            input: clip(self.input),
         }
     }
 
@@ -685,6 +752,16 @@ impl<'a> Parser<'a> {
         };
         if key.is_empty() {
             return Err(self.error_at(&token, "empty key"));
+        }
+        if self.target == Target::Experiments && matches!(entity, Entity::Metric | Entity::Param) {
+            return Err(self.error_at(
+                &token,
+                &format!(
+                    "experiments are searched by attributes (name, creation_time, \
+                     last_update_time) and tags only; {}. is a run field (use runs/search)",
+                    entity.prefix()
+                ),
+            ));
         }
         Ok(match entity {
             Entity::Metric => Identifier::Metric(key),
@@ -799,6 +876,20 @@ impl<'a> Parser<'a> {
                         return Err(self.error_at(
                             &token,
                             &format!("expected a number (unquoted) for {identifier}"),
+                        ));
+                    }
+                    (Tok::Str(s), false)
+                        if matches!(op, Op::Like | Op::ILike)
+                            && s.len() > MAX_LIKE_PATTERN_BYTES =>
+                    {
+                        return Err(self.error_at(
+                            &token,
+                            &format!(
+                                "the {} pattern is {} bytes long; the limit is \
+                                 {MAX_LIKE_PATTERN_BYTES} bytes",
+                                op.as_str(),
+                                s.len()
+                            ),
                         ));
                     }
                     (Tok::Str(s), false) => Value::String(s.clone()),

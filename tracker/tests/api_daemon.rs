@@ -1,5 +1,5 @@
 //! The daemon over HTTP: a real SQLite file, a real daemon on 127.0.0.1:0, requests shaped as
-//! the official MLflow client sends them (`../shared/mlflow-wire.md`).
+//! the official MLflow client sends them (`docs/mlflow-wire.md`).
 
 use serde_json::{Value, json};
 use tracker::api::{Daemon, DaemonConfig};
@@ -166,7 +166,13 @@ fn set_experiment_flow_matches_mlflow() {
         "experiments/search",
         json!({ "max_results": 1, "page_token": token }),
     );
-    assert_eq!(second["experiments"][0]["name"], "x");
+    // Two pages of one experiment each (newest first: their order is in mlflow_parity.rs).
+    let mut paged = [
+        search["experiments"][0]["name"].clone(),
+        second["experiments"][0]["name"].clone(),
+    ];
+    paged.sort_by_key(|name| name.to_string());
+    assert_eq!(paged, [json!("Default"), json!("x")]);
     let (_, filtered) = api.get("experiments/search", &[("filter", "name LIKE 'x%'")]);
     assert_eq!(filtered["experiments"].as_array().map(Vec::len), Some(1));
 }
@@ -652,7 +658,7 @@ fn transport_rules_never_answer_a_client_mistake_with_5xx() {
     assert!((400..500).contains(&status), "{status}");
     // Extras of MLflow 3 clients.
     let (_, run_id) = api.run("extras");
-    let inputs = json!({ "run_id": run_id, "datasets": [{"tags": [{"key": "mlflow.data.context", "value": "train"}], "dataset": {"name": "d", "digest": "1"}}] });
+    let inputs = json!({ "run_id": run_id, "datasets": [{"tags": [{"key": "mlflow.data.context", "value": "train"}], "dataset": {"name": "d", "digest": "1", "source_type": "local", "source": "s"}}] });
     assert_eq!(api.post("runs/log-inputs", inputs), (200, json!({})));
     assert_eq!(
         api.post("logged-models/search", json!({ "experiment_ids": ["1"] })),
@@ -814,12 +820,12 @@ fn ending_a_run_re_exports_its_experiment_when_asked() {
         export_dir: Some(export.path().to_path_buf()),
         ..DaemonConfig::default()
     });
-    let (_, run_id) = api.run("exported");
+    let (experiment_id, run_id) = api.run("exported");
     let metric =
         json!({ "run_id": run_id, "key": "loss", "value": 0.5, "timestamp": 1, "step": 0 });
     assert_eq!(api.post("runs/log-metric", metric).0, 200);
     let runs_file =
-        tracker::export::experiment_dir(export.path(), "exported").join(tracker::export::RUNS_FILE);
+        tracker::export::table_file(export.path(), tracker::export::RUNS, &experiment_id);
     assert!(
         !runs_file.exists(),
         "nothing is exported while the run is going"
@@ -834,5 +840,542 @@ fn ending_a_run_re_exports_its_experiment_when_asked() {
         runs_file.exists(),
         "{} written after the run ended",
         runs_file.display()
+    );
+}
+
+/// A run's artifact directory on disk, as the daemon of [`api`] lays it out.
+fn run_artifact_dir(api: &Api, experiment_id: &str, run_id: &str) -> std::path::PathBuf {
+    api.dir
+        .path()
+        .join("runs-artifacts")
+        .join(experiment_id)
+        .join(run_id)
+        .join("artifacts")
+}
+
+#[test]
+fn search_limits_and_experiment_filters_are_400_not_500() {
+    let api = api();
+    let (experiment_id, _) = api.run("limits");
+    // Experiments are searched by attributes and tags; a run field is the client's mistake.
+    for filter in ["params.p = 'x'", "metrics.m > 1", "param.`a b` = 'x'"] {
+        let body = assert_error(
+            api.post("experiments/search", json!({ "filter": filter })),
+            400,
+            "INVALID_PARAMETER_VALUE",
+        );
+        assert!(
+            body["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("attributes") && m.contains("tags")),
+            "{body}"
+        );
+        assert_error(
+            api.get("experiments/search", &[("filter", filter)]),
+            400,
+            "INVALID_PARAMETER_VALUE",
+        );
+    }
+    assert_eq!(
+        api.post(
+            "experiments/search",
+            json!({ "filter": "tags.team = 'x' AND name LIKE 'lim%'" })
+        )
+        .0,
+        200
+    );
+    let search = |body: Value| api.post("runs/search", body);
+    // order_by: the limit works, one more is refused by name.
+    let keys = |n: usize| -> Vec<String> { (0..n).map(|i| format!("metrics.m{i} DESC")).collect() };
+    let limit = tracker::query::MAX_ORDER_BY_KEYS;
+    assert_eq!(
+        search(json!({ "experiment_ids": [experiment_id], "order_by": keys(limit) })).0,
+        200
+    );
+    for n in [limit + 1, 64, 100] {
+        let body = assert_error(
+            search(json!({ "experiment_ids": [experiment_id], "order_by": keys(n) })),
+            400,
+            "INVALID_PARAMETER_VALUE",
+        );
+        assert!(
+            body["message"]
+                .as_str()
+                .is_some_and(|m| m.contains(&limit.to_string())),
+            "{body}"
+        );
+    }
+    // Filter clauses: every kind, up to the limit, then one more.
+    let kinds = [
+        "metrics.m{i} > 0.5",
+        "params.p{i} = 'x'",
+        "tags.t{i} LIKE 'a%'",
+        "attributes.run_name != 'n{i}'",
+        "params.q{i} IS NULL",
+    ];
+    let filter = |n: usize| -> String {
+        (0..n)
+            .map(|i| kinds[i % kinds.len()].replace("{i}", &i.to_string()))
+            .collect::<Vec<_>>()
+            .join(" AND ")
+    };
+    let clauses = tracker::query::MAX_FILTER_CLAUSES;
+    let (status, body) =
+        search(json!({ "experiment_ids": [experiment_id], "filter": filter(clauses) }));
+    assert_eq!(status, 200, "{body}");
+    for n in [clauses + 1, 990, 2000] {
+        let body = assert_error(
+            search(json!({ "experiment_ids": [experiment_id], "filter": filter(n) })),
+            400,
+            "INVALID_PARAMETER_VALUE",
+        );
+        assert!(
+            body["message"]
+                .as_str()
+                .is_some_and(|m| m.contains(&clauses.to_string())),
+            "{body}"
+        );
+    }
+    // LIKE patterns: the longest allowed one runs (`*` grows threefold for SQLite's GLOB).
+    let like = tracker::query::MAX_LIKE_PATTERN_BYTES;
+    for op in ["LIKE", "ILIKE"] {
+        let pattern = "*".repeat(like);
+        let (status, body) = search(json!({
+            "experiment_ids": [experiment_id],
+            "filter": format!("attributes.run_name {op} '{pattern}'")
+        }));
+        assert_eq!(status, 200, "{body}");
+        for n in [like + 1, 50_001, 200_000] {
+            let body = assert_error(
+                search(json!({
+                    "experiment_ids": [experiment_id],
+                    "filter": format!("tags.t {op} '%{}'", "x".repeat(n - 1))
+                })),
+                400,
+                "INVALID_PARAMETER_VALUE",
+            );
+            let message = body["message"].as_str().unwrap_or_default();
+            assert!(message.contains(&like.to_string()), "{message:.300}");
+            assert!(
+                message.len() < 2_000,
+                "the error quotes a clip, not the whole filter"
+            );
+        }
+    }
+    let huge = "attributes.run_name = 'x' AND ".repeat(10_000) + "attributes.run_name = 'x'";
+    assert_error(
+        search(json!({ "experiment_ids": [experiment_id], "filter": huge })),
+        400,
+        "INVALID_PARAMETER_VALUE",
+    );
+}
+
+#[test]
+fn hostile_artifact_paths_are_4xx_with_mlflow_errors() {
+    let api = api();
+    let (experiment_id, run_id) = api.run("hostile-artifacts");
+    let base = format!("/api/2.0/mlflow-artifacts/artifacts/{experiment_id}/{run_id}/artifacts");
+    let put = |path: &str| {
+        read(
+            api.agent
+                .put(api.url(&format!("{base}/{path}")))
+                .send(&b"x"[..])
+                .expect("sent"),
+        )
+    };
+    assert_eq!(put("file.txt").0, 200);
+    let run_dir = run_artifact_dir(&api, &experiment_id, &run_id);
+    std::os::unix::fs::symlink(run_dir.join("nowhere"), run_dir.join("dangling")).expect("symlink");
+    std::os::unix::fs::symlink(run_dir.join("loop"), run_dir.join("loop")).expect("symlink");
+    let long_name = "n".repeat(256);
+    let long_path = vec!["d".repeat(200); 25].join("/") + "/f.txt";
+    let cases: [(&str, &str, u16, &str); 10] = [
+        ("a NUL byte", "a%00b.txt", 400, "INVALID_PARAMETER_VALUE"),
+        (
+            "a 256-byte name",
+            &long_name,
+            400,
+            "INVALID_PARAMETER_VALUE",
+        ),
+        (
+            "an over-long path",
+            &long_path,
+            400,
+            "INVALID_PARAMETER_VALUE",
+        ),
+        ("a trailing slash", "sub/", 400, "INVALID_PARAMETER_VALUE"),
+        ("a trailing dot", "sub/.", 400, "INVALID_PARAMETER_VALUE"),
+        (
+            "a path under a file",
+            "file.txt/inner.txt",
+            409,
+            "RESOURCE_CONFLICT",
+        ),
+        (
+            "deep under a file",
+            "file.txt/a/b/c.txt",
+            409,
+            "RESOURCE_CONFLICT",
+        ),
+        (
+            "a directory link that dangles",
+            "dangling/x.txt",
+            400,
+            "INVALID_PARAMETER_VALUE",
+        ),
+        ("a link loop", "loop/x.txt", 400, "INVALID_PARAMETER_VALUE"),
+        (
+            "the run directory itself",
+            "",
+            400,
+            "INVALID_PARAMETER_VALUE",
+        ),
+    ];
+    for (what, path, status, code) in cases {
+        let answer = put(path);
+        assert_eq!(answer.0, status, "{what}: {}", answer.1);
+        assert_eq!(answer.1["error_code"], code, "{what}: {}", answer.1);
+        assert!(answer.1["message"].is_string(), "{what}: {}", answer.1);
+    }
+    assert_eq!(put("sub/x.txt").0, 200);
+    let answer = put("sub");
+    assert_eq!(answer.0, 409, "a directory of that name: {}", answer.1);
+    // Downloads and listings of such paths are client mistakes too, never 5xx.
+    for path in [
+        "a%00b.txt",
+        &long_name,
+        &long_path,
+        "dangling/x.txt",
+        "file.txt/x",
+    ] {
+        let (status, body) = read(
+            api.agent
+                .get(api.url(&format!("{base}/{path}")))
+                .call()
+                .expect("sent"),
+        );
+        assert!(
+            (400..500).contains(&status),
+            "GET {path:.40}: {status} {body}"
+        );
+    }
+    // Nothing was left behind: the two files, the directory and the planted links.
+    let mut names: Vec<String> = std::fs::read_dir(&run_dir)
+        .expect("run dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["dangling", "file.txt", "loop", "sub"]);
+    assert_eq!(
+        std::fs::read_dir(run_dir.join("sub")).expect("sub").count(),
+        1
+    );
+}
+
+/// Held by the tests that measure this process's peak memory, so that they do not measure
+/// each other.
+static MEMORY_MEASURE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// `VmHWM` (peak resident memory) of this process, kB.
+fn peak_rss_kb() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM")
+}
+
+/// Reads one HTTP answer's status from a raw connection (the test's own client, for requests
+/// no HTTP library would send).
+fn raw_status(stream: &mut std::net::TcpStream) -> u16 {
+    use std::io::Read;
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !answer.windows(4).any(|w| w == b"\r\n\r\n") {
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => answer.extend_from_slice(&buf[..n]),
+            Err(error) => panic!("no answer: {error}"),
+        }
+    }
+    let head = String::from_utf8_lossy(&answer);
+    head.split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("not an HTTP answer: {head:?}"))
+}
+
+#[test]
+fn uploads_stream_to_disk_and_over_the_limit_are_413() {
+    use std::io::{Read, Write};
+    let limit = 64 * 1024 * 1024;
+    let api = start(DaemonConfig {
+        addr: "127.0.0.1:0".parse().expect("addr"),
+        max_artifact_bytes: limit,
+        ..DaemonConfig::default()
+    });
+    let (experiment_id, run_id) = api.run("streaming");
+    let base = format!("/api/2.0/mlflow-artifacts/artifacts/{experiment_id}/{run_id}/artifacts");
+    // A declared length over the limit is refused before a byte of the body is sent.
+    let mut stream = std::net::TcpStream::connect(api.daemon.addr()).expect("connect");
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .expect("timeout");
+    write!(
+        stream,
+        "PUT {base}/big.bin HTTP/1.1\r\nHost: x\r\nContent-Length: 2147483648\r\n\r\n"
+    )
+    .expect("head sent");
+    assert_eq!(raw_status(&mut stream), 413);
+    // A body that turns out larger than the limit (no length announced) is refused too, and
+    // leaves nothing behind.
+    let chunked = api.agent.put(api.url(&format!("{base}/chunked.bin"))).send(
+        ureq::SendBody::from_owned_reader(std::io::repeat(7).take(limit as u64 + 1)),
+    );
+    match chunked {
+        Ok(response) => assert_eq!(response.status().as_u16(), 413),
+        // The daemon may close before the client finished sending: also a refusal.
+        Err(error) => assert!(
+            matches!(error, ureq::Error::Io(_)),
+            "unexpected client error {error}"
+        ),
+    }
+    let run_dir = run_artifact_dir(&api, &experiment_id, &run_id);
+    assert_eq!(
+        std::fs::read_dir(&run_dir).expect("run dir").count(),
+        0,
+        "no temporary file is left"
+    );
+    // At the limit, twice: written whole, and never held in memory.
+    let _measuring = MEMORY_MEASURE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let before = peak_rss_kb();
+    let size = limit as u64;
+    for _ in 0..2 {
+        let (status, body) = read(
+            api.agent
+                .put(api.url(&format!("{base}/model.bin")))
+                .send(ureq::SendBody::from_owned_reader(
+                    std::io::repeat(7).take(size),
+                ))
+                .expect("sent"),
+        );
+        assert_eq!(status, 200, "{body}");
+    }
+    let mut download = api
+        .agent
+        .get(api.url(&format!("{base}/model.bin")))
+        .call()
+        .expect("sent")
+        .into_body()
+        .into_reader();
+    let downloaded = std::io::copy(&mut download, &mut std::io::sink()).expect("download reads");
+    let grown_kb = peak_rss_kb().saturating_sub(before);
+    assert_eq!(downloaded, size);
+    let stored = std::fs::read(run_dir.join("model.bin")).expect("stored");
+    assert!(stored.len() as u64 == size && stored.iter().all(|&b| b == 7));
+    // Buffered whole, an upload or a download alone would add 64 MiB.
+    assert!(
+        grown_kb < 40 * 1024,
+        "peak memory grew by {grown_kb} kB over uploads of {size} bytes"
+    );
+}
+
+#[test]
+fn a_connection_that_stalls_in_its_request_head_is_closed() {
+    use std::io::{Read, Write};
+    let api = start(DaemonConfig {
+        addr: "127.0.0.1:0".parse().expect("addr"),
+        header_read_timeout_secs: 1,
+        ..DaemonConfig::default()
+    });
+    for partial in ["GET /hea", "GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: "] {
+        let mut stream = std::net::TcpStream::connect(api.daemon.addr()).expect("connect");
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(60)))
+            .expect("timeout");
+        stream.write_all(partial.as_bytes()).expect("partial head");
+        let mut rest = Vec::new();
+        match stream.read_to_end(&mut rest) {
+            Ok(_) => {}
+            Err(error) => assert!(
+                !matches!(
+                    error.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ),
+                "{partial:?}: the daemon still holds the connection after 60 s"
+            ),
+        }
+    }
+    // The daemon still serves.
+    let health = api.agent.get(api.url("/health")).call().expect("health");
+    assert_eq!(health.status().as_u16(), 200);
+}
+
+#[test]
+fn the_bearer_scheme_is_case_insensitive() {
+    let api = start(DaemonConfig {
+        addr: "127.0.0.1:0".parse().expect("addr"),
+        token: Some("s3cret".into()),
+        ..DaemonConfig::default()
+    });
+    let get = |authorization: &str| {
+        read(
+            api.agent
+                .get(api.url("/api/2.0/mlflow/experiments/get"))
+                .query("experiment_id", "0")
+                .header("Authorization", authorization)
+                .call()
+                .expect("sent"),
+        )
+        .0
+    };
+    for accepted in [
+        "Bearer s3cret",
+        "bearer s3cret",
+        "BEARER s3cret",
+        "bEaReR  s3cret",
+    ] {
+        assert_eq!(get(accepted), 200, "{accepted}");
+    }
+    for refused in [
+        "Basic s3cret",
+        "Bearers3cret",
+        "bearer",
+        "bearer S3CRET",
+        "s3cret",
+    ] {
+        assert_eq!(get(refused), 401, "{refused}");
+    }
+}
+
+#[test]
+fn run_names_obey_the_tag_value_cap() {
+    let api = api();
+    let cap = tracker::store::validate::MAX_TAG_VAL_LENGTH;
+    let (status, created) = api.post("experiments/create", json!({ "name": "names" }));
+    assert_eq!(status, 200, "{created}");
+    let experiment_id = created["experiment_id"].as_str().expect("id").to_string();
+    let long = "é".repeat(300_000);
+    let name_of = |run_id: &str| {
+        let (status, run) = api.get("runs/get", &[("run_id", run_id)]);
+        assert_eq!(status, 200, "{run}");
+        let tag = run["run"]["data"]["tags"]
+            .as_array()
+            .and_then(|tags| tags.iter().find(|t| t["key"] == "mlflow.runName"))
+            .and_then(|t| t["value"].as_str())
+            .expect("mlflow.runName tag")
+            .to_string();
+        let name = run["run"]["info"]["run_name"]
+            .as_str()
+            .expect("run_name")
+            .to_string();
+        assert_eq!(name, tag, "the name and its tag agree");
+        name.chars().count()
+    };
+    // runs/create: by run_name, by the tag, and by both (as the MLflow client sends it).
+    let mut run_ids = Vec::new();
+    for body in [
+        json!({ "experiment_id": experiment_id, "run_name": long }),
+        json!({ "experiment_id": experiment_id, "tags": [{"key": "mlflow.runName", "value": long}] }),
+        json!({ "experiment_id": experiment_id, "run_name": long,
+                "tags": [{"key": "mlflow.runName", "value": long}] }),
+    ] {
+        let (status, run) = api.post("runs/create", body);
+        assert_eq!(status, 200, "{run:.300}");
+        let run_id = run["run"]["info"]["run_id"]
+            .as_str()
+            .expect("run id")
+            .to_string();
+        assert_eq!(name_of(&run_id), cap);
+        run_ids.push(run_id);
+    }
+    // runs/update and set-tag.
+    let run_id = &run_ids[0];
+    let renamed = "x".repeat(cap + 1);
+    let (status, body) = api.post(
+        "runs/update",
+        json!({ "run_id": run_id, "run_name": renamed }),
+    );
+    assert_eq!(status, 200, "{body:.300}");
+    assert_eq!(name_of(run_id), cap);
+    let (status, body) = api.post(
+        "runs/set-tag",
+        json!({ "run_id": run_id, "key": "mlflow.runName", "value": long }),
+    );
+    assert_eq!(status, 200, "{body:.300}");
+    assert_eq!(name_of(run_id), cap);
+}
+
+#[test]
+fn the_largest_json_body_costs_a_bounded_amount_of_memory() {
+    let api = api();
+    let (_, run_id) = api.run("memory");
+    // The costliest shape per byte: a 4 MiB list of one-digit numbers, each a JSON value.
+    let limit = DaemonConfig::default().max_body_bytes;
+    let head = format!("{{\"run_id\": \"{run_id}\", \"metrics\": [");
+    let count = (limit - head.len() - 2) / 2;
+    let mut body = head;
+    body.push_str(&"0,".repeat(count));
+    body.push_str("0]}");
+    assert!(body.len() <= limit);
+    let _measuring = MEMORY_MEASURE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let before = peak_rss_kb();
+    let (status, answer) = read(
+        api.agent
+            .post(api.url("/api/2.0/mlflow/runs/log-batch"))
+            .send(body.as_bytes())
+            .expect("sent"),
+    );
+    let grown_mb = peak_rss_kb().saturating_sub(before) / 1024;
+    assert_eq!(status, 400, "{answer}");
+    // Measured: about 70 MB (the client's copy of the body included).
+    assert!(
+        grown_mb < 300,
+        "one 4 MiB request made the process grow by {grown_mb} MB"
+    );
+}
+
+#[test]
+fn a_refused_upload_leaves_its_connection_usable() {
+    use std::io::Write;
+    let api = api();
+    let (experiment_id, run_id) = api.run("keep-alive");
+    let mut stream = std::net::TcpStream::connect(api.daemon.addr()).expect("connect");
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .expect("timeout");
+    // Refused before its body is read (a trailing slash), the body sent after a pause (as a
+    // client that writes the head and the body separately does), then the next request on the
+    // same connection: the refusal must not have cost the connection.
+    let body = "x".repeat(10_000);
+    write!(
+        stream,
+        "PUT /api/2.0/mlflow-artifacts/artifacts/{experiment_id}/{run_id}/artifacts/sub/ \
+         HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .expect("head sent");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    // The daemon may have closed already (the defect): then these writes fail or are dropped.
+    let _ = stream.write_all(body.as_bytes());
+    let _ = write!(stream, "GET /health HTTP/1.1\r\nHost: x\r\n\r\n");
+    let mut answers = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&answers).ends_with("\r\n\r\nOK") {
+        match std::io::Read::read(&mut stream, &mut buf) {
+            Ok(0) => break,
+            Ok(n) => answers.extend_from_slice(&buf[..n]),
+            Err(_) => break,
+        }
+    }
+    let answers = String::from_utf8_lossy(&answers);
+    assert!(
+        answers.starts_with("HTTP/1.1 400") && answers.contains("HTTP/1.1 200"),
+        "the refusal and then the next answer on one connection: {answers}"
     );
 }

@@ -1,15 +1,18 @@
 //! The daemon: the MLflow tracking REST API over a [`Store`], with axum.
 //!
-//! Routes follow `../shared/mlflow-wire.md` (the official MLflow client logs to this daemon
-//! unchanged): `/api/2.0/mlflow/{experiments,runs,metrics}/...`, the `mlflow-artifacts` upload,
-//! download and list routes, `GET /health` and `GET /version`. Errors are MLflow's JSON
-//! (`{"error_code", "message"}`) with MLflow's HTTP statuses, mapped once in [`ApiError`]; a
-//! client mistake is a 4xx, never a 5xx (the MLflow client retries 5xx for minutes); unknown
-//! routes get a JSON 404.
+//! Routes follow `docs/mlflow-wire.md` (the official MLflow client logs to this daemon
+//! unchanged): `/api/2.0/mlflow/{experiments,runs,metrics,artifacts}/...`, the `mlflow-artifacts`
+//! upload, download and list routes, the same under `/ajax-api/2.0/` (MLflow's web UI prefix),
+//! `GET /health` and `GET /version`. Requests are validated as MLflow's server validates them
+//! (`request`: a field of the wrong JSON type is a 400 with MLflow's message). Errors are
+//! MLflow's JSON (`{"error_code", "message"}`) with MLflow's HTTP statuses, mapped once in
+//! [`ApiError`]; a client mistake is a 4xx, never a 5xx (the MLflow client retries 5xx for
+//! minutes); unknown routes get a JSON 404.
 //!
 //! # Data flow
 //! ```text
-//! TCP (TCP_NODELAY) ─► auth (Bearer, when a token is set) ─► timeout ─► body limit ─► handler
+//! TCP (TCP_NODELAY; hyper HTTP/1, header-read timeout) ─► auth (Bearer, when a token is set)
+//!   ─► timeout ─► body limit (artifacts: streamed to disk, 413 over the limit) ─► handler
 //!   handler ─► spawn_blocking ─► Store (reads: pooled connections; writes: the writer thread,
 //!   acknowledged after commit) ─► JSON response
 //! ```
@@ -45,7 +48,6 @@ use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::serve::ListenerExt;
 use tower_http::timeout::TimeoutLayer;
 
 use crate::error::{Error, Result};
@@ -59,8 +61,12 @@ pub const MLFLOW_COMPAT_VERSION: &str = "3.17.2";
 pub const DEFAULT_REQUEST_TIMEOUT_SECS: u64 = 60;
 /// Default largest JSON request body, bytes (MLflow's log-batch limit is 1 MB of payload).
 pub const DEFAULT_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
-/// Default largest artifact upload, bytes.
+/// Default largest artifact upload, bytes (1 GiB; uploads stream to disk, so this bounds disk
+/// use, not memory).
 pub const DEFAULT_MAX_ARTIFACT_BYTES: usize = 1024 * 1024 * 1024;
+/// Default time a connection has to send a whole request head, seconds (slow-header
+/// connections are closed after it; idle keep-alive connections too).
+pub const DEFAULT_HEADER_READ_TIMEOUT_SECS: u64 = 30;
 
 /// How the daemon runs.
 #[derive(Debug, Clone)]
@@ -77,8 +83,12 @@ pub struct DaemonConfig {
     pub request_timeout_secs: u64,
     /// Largest JSON request body, bytes.
     pub max_body_bytes: usize,
-    /// Largest artifact upload, bytes (uploads are held in memory while written).
+    /// Largest artifact upload, bytes (uploads stream to disk; a larger declared
+    /// `Content-Length` is refused with 413 before the body is read).
     pub max_artifact_bytes: usize,
+    /// A connection that has not sent a whole request head (request line and headers) this
+    /// many seconds after it was opened, or after its previous answer, is closed.
+    pub header_read_timeout_secs: u64,
 }
 
 impl Default for DaemonConfig {
@@ -92,6 +102,7 @@ impl Default for DaemonConfig {
             request_timeout_secs: DEFAULT_REQUEST_TIMEOUT_SECS,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             max_artifact_bytes: DEFAULT_MAX_ARTIFACT_BYTES,
+            header_read_timeout_secs: DEFAULT_HEADER_READ_TIMEOUT_SECS,
         }
     }
 }
@@ -119,8 +130,11 @@ impl DaemonConfig {
         if self.request_timeout_secs == 0
             || self.max_body_bytes == 0
             || self.max_artifact_bytes == 0
+            || self.header_read_timeout_secs == 0
         {
-            return Err(fail("the request timeout and body limits must be positive"));
+            return Err(fail(
+                "the request and header timeouts and the body limits must be positive",
+            ));
         }
         Ok(())
     }
@@ -132,6 +146,8 @@ pub(crate) struct AppState {
     pub(crate) store: Store,
     pub(crate) token: Option<String>,
     pub(crate) export_dir: Option<PathBuf>,
+    /// Largest artifact upload, bytes.
+    pub(crate) max_artifact_bytes: usize,
 }
 
 /// An error answer: MLflow's JSON body and the HTTP status of its error code.
@@ -151,6 +167,7 @@ pub fn http_status(error_code: &str) -> StatusCode {
             StatusCode::BAD_REQUEST
         }
         "RESOURCE_DOES_NOT_EXIST" | "ENDPOINT_NOT_FOUND" | "NOT_FOUND" => StatusCode::NOT_FOUND,
+        "RESOURCE_CONFLICT" | "ALREADY_EXISTS" | "ABORTED" => StatusCode::CONFLICT,
         "UNAUTHENTICATED" => StatusCode::UNAUTHORIZED,
         "PERMISSION_DENIED" => StatusCode::FORBIDDEN,
         "TEMPORARILY_UNAVAILABLE" => StatusCode::SERVICE_UNAVAILABLE,
@@ -172,9 +189,14 @@ fn error_response(status: StatusCode, error_code: &str, message: &str) -> Respon
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let code = self.0.error_code();
-        let status = http_status(code);
+        let status = match self.0 {
+            // MLflow has no code for it; 413 is not one its client retries.
+            Error::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            _ => http_status(code),
+        };
         if status.is_server_error() {
-            tracing::error!(error = %self.0, "request failed");
+            // The whole chain: SQLite's or the OS's own text is what tells an operator why.
+            tracing::error!(error = %self.0.chain(), code, "request failed");
         } else {
             tracing::debug!(error = %self.0, code, "request refused");
         }
@@ -191,6 +213,17 @@ pub(crate) fn router(state: Arc<AppState>, config: &DaemonConfig) -> Router {
         )
         .route("/experiments/create", post(handlers::create_experiment))
         .route("/experiments/get", get(handlers::get_experiment))
+        .route("/experiments/delete", post(handlers::delete_experiment))
+        .route("/experiments/restore", post(handlers::restore_experiment))
+        .route("/experiments/update", post(handlers::update_experiment))
+        .route(
+            "/experiments/set-experiment-tag",
+            post(handlers::set_experiment_tag),
+        )
+        .route(
+            "/experiments/delete-experiment-tag",
+            post(handlers::delete_experiment_tag),
+        )
         .route(
             "/experiments/search",
             get(handlers::search_experiments_get).post(handlers::search_experiments),
@@ -208,6 +241,7 @@ pub(crate) fn router(state: Arc<AppState>, config: &DaemonConfig) -> Router {
         .route("/runs/log-batch", post(handlers::log_batch))
         .route("/runs/log-inputs", post(handlers::log_inputs))
         .route("/metrics/get-history", get(handlers::get_metric_history))
+        .route("/artifacts/list", get(artifacts::list_run_artifacts))
         .route(
             "/logged-models/search",
             post(handlers::search_logged_models),
@@ -224,12 +258,15 @@ pub(crate) fn router(state: Arc<AppState>, config: &DaemonConfig) -> Router {
     Router::new()
         .route("/health", get(|| async { "OK" }))
         .route("/version", get(|| async { MLFLOW_COMPAT_VERSION }))
-        .nest("/api/2.0/mlflow", mlflow)
+        // MLflow's web UI calls the same routes under `/ajax-api/2.0/...`.
+        .nest("/api/2.0/mlflow", mlflow.clone())
+        .nest("/ajax-api/2.0/mlflow", mlflow)
         .route(
             "/api/2.0/gapwatch/runs/analysis",
             get(handlers::get_run_analysis),
         )
-        .nest("/api/2.0/mlflow-artifacts", artifacts)
+        .nest("/api/2.0/mlflow-artifacts", artifacts.clone())
+        .nest("/ajax-api/2.0/mlflow-artifacts", artifacts)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(TimeoutLayer::with_status_code(
@@ -267,7 +304,7 @@ async fn authenticate(
             .headers()
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
+            .and_then(bearer_token)
             .unwrap_or("");
         if !constant_time_eq(given.as_bytes(), token.as_bytes()) {
             return error_response(
@@ -280,27 +317,23 @@ async fn authenticate(
     next.run(request).await
 }
 
+/// The token of an `Authorization: Bearer <token>` value; the scheme is case-insensitive and
+/// may be followed by several spaces (RFC 7235 §2.1).
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim_start_matches(' '))
+}
+
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// The `--export-dir` hook: re-exports one experiment's active runs as Parquet under `dir`
-/// (two bulk reads, then [`crate::export::write_experiment`]).
+/// ([`crate::export::export_experiment`], the same export as `track export`).
 fn export_experiment(store: &Store, experiment_id: &str, dir: &std::path::Path) -> Result<()> {
-    let experiment = store.get_experiment(experiment_id)?;
-    let view = crate::entities::ViewType::ActiveOnly;
-    let runs = store.experiment_runs(experiment_id, view)?;
-    let mut history: std::collections::HashMap<String, Vec<crate::entities::Metric>> =
-        std::collections::HashMap::new();
-    for point in store.experiment_metrics(experiment_id, view)? {
-        history.entry(point.run_id).or_default().push(point.metric);
-    }
-    let data = crate::export::ExperimentData {
-        experiment,
-        runs,
-        history,
-    };
-    crate::export::write_experiment(&data, dir).map(drop)
+    crate::export::export_experiment(store, experiment_id, dir).map(drop)
 }
 
 /// Serves the API on `listener` until `shutdown` completes, then stops accepting, finishes the
@@ -323,23 +356,78 @@ pub async fn serve(
         store,
         token: config.token.clone(),
         export_dir: config.export_dir.clone(),
+        max_artifact_bytes: config.max_artifact_bytes,
     });
     let app = router(state, &config);
-    let listener = listener.tap_io(|tcp| {
+    // hyper's HTTP/1 server directly (axum's `serve` sets no header-read timeout, so a client
+    // could hold a connection open forever by sending its request head slowly).
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(config.header_read_timeout_secs));
+    // Connections hold a clone of `open`; `closed()` resolves when the last is gone.
+    let (closing, closing_seen) = tokio::sync::watch::channel(false);
+    let (open, _) = tokio::sync::watch::channel(());
+    tracing::info!(%addr, "daemon listening");
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (tcp, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    tracing::debug!(%error, "accept failed");
+                    if !is_connection_error(&error) {
+                        // Out of file descriptors and the like: give it a moment.
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                    }
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
         if let Err(error) = tcp.set_nodelay(true) {
             tracing::debug!(%error, "could not set TCP_NODELAY");
         }
-    });
-    tracing::info!(%addr, "daemon listening");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(|e| Error::Daemon {
-            addr: addr.clone(),
-            message: e.to_string(),
-        })?;
+        let connection = http.serve_connection(
+            hyper_util::rt::TokioIo::new(tcp),
+            hyper_util::service::TowerToHyperService::new(app.clone()),
+        );
+        let mut closing = closing_seen.clone();
+        let open = open.subscribe();
+        tokio::spawn(async move {
+            let mut connection = std::pin::pin!(connection);
+            let finished = tokio::select! {
+                result = connection.as_mut() => Some(result),
+                _ = closing.wait_for(|closing| *closing) => None,
+            };
+            let result = match finished {
+                Some(result) => result,
+                // Shutting down: finish the request in flight, take no other.
+                None => {
+                    connection.as_mut().graceful_shutdown();
+                    connection.await
+                }
+            };
+            if let Err(error) = result {
+                tracing::debug!(%peer, %error, "connection ended with an error");
+            }
+            drop(open);
+        });
+    }
+    drop(listener);
+    let _ = closing.send(true);
+    open.closed().await;
     tracing::info!(%addr, "daemon stopped");
     Ok(())
+}
+
+/// Errors of one incoming connection (the listener itself is fine).
+fn is_connection_error(error: &std::io::Error) -> bool {
+    matches!(
+        error.kind(),
+        std::io::ErrorKind::ConnectionRefused
+            | std::io::ErrorKind::ConnectionAborted
+            | std::io::ErrorKind::ConnectionReset
+    )
 }
 
 /// A daemon running on its own thread and tokio runtime (for tests and embedding).

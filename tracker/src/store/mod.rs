@@ -28,6 +28,9 @@
 //! assert_eq!(store.get_run(id).unwrap().data.metric("val_loss"), Some(0.5));
 //! ```
 
+mod experiments;
+mod files;
+mod inputs;
 mod read;
 mod schema;
 pub mod validate;
@@ -45,6 +48,7 @@ use crate::entities::{
 use crate::error::{Error, Result};
 use writer::Pending;
 
+pub use files::temp_file_in;
 pub use schema::SCHEMA_VERSION;
 
 /// How many read connections are kept open between reads.
@@ -52,14 +56,20 @@ const MAX_IDLE_READERS: usize = 8;
 /// How long a connection waits for a lock before giving up, in milliseconds.
 const BUSY_TIMEOUT_MS: u64 = 10_000;
 
-/// How run `artifact_uri`s are written.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// How run `artifact_uri`s are written. An experiment created with its own
+/// `artifact_location` gives its runs `<location>/<run>/artifacts` whatever this says, as MLflow
+/// does.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum ArtifactUris {
     /// `file:///<artifact root>/<exp>/<run>/artifacts`: clients write the directory directly.
     #[default]
     File,
     /// `mlflow-artifacts:/<exp>/<run>/artifacts`: clients upload through the daemon.
     Served,
+    /// `<uri>/<exp>/<run>/artifacts` under a root URI the daemon does not serve (`s3://bucket/x`,
+    /// as `mlflow server --no-serve-artifacts --default-artifact-root`): clients write there
+    /// themselves.
+    Root(String),
 }
 
 /// Options of [`Store::open_with`].
@@ -121,7 +131,8 @@ impl Default for SearchRuns {
 pub struct SearchExperiments {
     /// A filter over `name`, `creation_time`, `last_update_time`, `tags.<key>`; empty: all.
     pub filter: String,
-    /// Order-by clauses over the same attributes; default `experiment_id ASC`.
+    /// Order-by clauses over the same attributes; default `creation_time DESC, experiment_id ASC`
+    /// (newest first, as MLflow); after explicit clauses ties go by `experiment_id DESC`.
     pub order_by: Vec<String>,
     /// Page size, 1..=50000.
     pub max_results: i64,
@@ -226,7 +237,7 @@ impl Store {
         write::ensure_default_experiment(
             &conn,
             &experiment_artifact_location(
-                store_uris,
+                &store_uris,
                 &artifact_root,
                 crate::entities::DEFAULT_EXPERIMENT_ID,
             ),
@@ -271,18 +282,22 @@ impl Store {
     ) -> Result<String> {
         validate::validate_experiment_name(name)?;
         for tag in tags {
-            validate::validate_key("experiment tag", &tag.key)?;
+            experiments::validate_experiment_tag(&tag.key, &tag.value)?;
         }
         let name = name.to_string();
         let location = artifact_location
             .filter(|l| !l.is_empty())
-            .map(str::to_string);
+            .map(resolve_local_location)
+            .transpose()?;
         let tags = tags.to_vec();
-        let (uris, root) = (self.inner.artifact_uris, self.inner.artifact_root.clone());
+        let (uris, root) = (
+            self.inner.artifact_uris.clone(),
+            self.inner.artifact_root.clone(),
+        );
         let path = self.inner.path.clone();
         self.inner.writer.write(move |conn| {
             write::create_experiment(conn, &path, &name, location, &tags, |id| {
-                experiment_artifact_location(uris, &root, id)
+                experiment_artifact_location(&uris, &root, id)
             })
         })
     }
@@ -328,11 +343,8 @@ impl Store {
         validate::validate_max_results(search.max_results)?;
         let filter =
             crate::query::Filter::parse_for(&search.filter, crate::query::Target::Experiments)?;
-        let order = search
-            .order_by
-            .iter()
-            .map(|o| crate::query::OrderBy::parse_for(o, crate::query::Target::Experiments))
-            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let order =
+            crate::query::parse_order_by(&search.order_by, crate::query::Target::Experiments)?;
         let offset = read::decode_page_token(search.page_token.as_deref())?;
         self.read(|conn, path| {
             read::search_experiments(conn, path, &filter, &order, search, offset)
@@ -342,21 +354,30 @@ impl Store {
     // ----- runs -----
 
     /// Creates a run (status RUNNING) in an active experiment and returns it. The run's name
-    /// is also stored as the tag `mlflow.runName`.
+    /// is also stored as the tag `mlflow.runName`, and like every tag value it is truncated to
+    /// 8000 characters.
     ///
     /// # Errors
     /// `RESOURCE_DOES_NOT_EXIST` for an unknown experiment; `INVALID_PARAMETER_VALUE` for a
     /// deleted experiment or a bad tag key.
     pub fn create_run(&self, request: CreateRun) -> Result<Run> {
         let (_, tags) = validate::prepare_batch(&[], &[], &request.tags)?;
-        let request = CreateRun { tags, ..request };
+        let run_name = request.run_name.as_deref().map(validate::truncate_run_name);
+        let request = CreateRun {
+            tags,
+            run_name,
+            ..request
+        };
         let run_id = format!("{:032x}", rand::random::<u128>());
-        let (uris, root) = (self.inner.artifact_uris, self.inner.artifact_root.clone());
+        let (uris, root) = (
+            self.inner.artifact_uris.clone(),
+            self.inner.artifact_root.clone(),
+        );
         let path = self.inner.path.clone();
         let id = run_id.clone();
         self.inner.writer.write(move |conn| {
-            write::create_run(conn, &path, &id, &request, |exp| {
-                run_artifact_uri(uris, &root, exp, &id)
+            write::create_run(conn, &path, &id, &request, |exp, location| {
+                run_artifact_uri(&uris, &root, exp, location, &id)
             })
         })?;
         self.get_run(&run_id)
@@ -390,7 +411,7 @@ impl Store {
     ) -> Result<RunInfo> {
         let (id, name, path) = (
             run_id.to_string(),
-            run_name.map(str::to_string),
+            run_name.map(validate::truncate_run_name),
             self.inner.path.clone(),
         );
         self.inner.writer.write(move |conn| {
@@ -519,11 +540,7 @@ impl Store {
     pub fn search_runs(&self, search: &SearchRuns) -> Result<(Vec<Run>, Option<String>)> {
         validate::validate_max_results(search.max_results)?;
         let filter = crate::query::Filter::parse(&search.filter)?;
-        let order = search
-            .order_by
-            .iter()
-            .map(|o| crate::query::OrderBy::parse(o))
-            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let order = crate::query::parse_order_by(&search.order_by, crate::query::Target::Runs)?;
         let offset = read::decode_page_token(search.page_token.as_deref())?;
         let experiment_ids = read::parse_experiment_ids(&search.experiment_ids)?;
         let compiled = crate::query::compile_runs(&filter, &order);
@@ -605,20 +622,31 @@ impl Store {
     }
 
     /// Resolves `relative` (a `/`-separated path, possibly empty) inside the run's artifact
-    /// directory, refusing absolute paths, `..`, and anything that resolves (through links)
-    /// outside the directory. The directory itself is created.
+    /// directory, refusing absolute paths, `..`, NUL bytes, names over 255 bytes, paths over
+    /// [`validate::MAX_ARTIFACT_PATH_BYTES`], dangling links or link loops on the way, and
+    /// anything that resolves (through links) outside the directory. The directory itself is
+    /// created.
     ///
     /// # Errors
     /// `INVALID_PARAMETER_VALUE` for a refused path, `RESOURCE_DOES_NOT_EXIST` for an unknown run.
     pub fn resolve_artifact_path(&self, run_id: &str, relative: &str) -> Result<PathBuf> {
-        let dir = self.run_artifact_dir(run_id)?;
         let refused = |reason: &str| Error::ArtifactPath {
             path: relative.to_string(),
             reason: reason.to_string(),
         };
+        if relative.contains('\0') {
+            return Err(refused("NUL bytes are not allowed in artifact paths"));
+        }
         let relative_path = Path::new(relative);
         for component in relative_path.components() {
             match component {
+                Component::Normal(name) if name.len() > validate::MAX_ARTIFACT_NAME_BYTES => {
+                    return Err(refused(&format!(
+                        "a file or directory name is {} bytes long; the limit is {} bytes",
+                        name.len(),
+                        validate::MAX_ARTIFACT_NAME_BYTES
+                    )));
+                }
                 Component::Normal(_) | Component::CurDir => {}
                 Component::ParentDir => return Err(refused("'..' is not allowed")),
                 Component::RootDir | Component::Prefix(_) => {
@@ -626,6 +654,7 @@ impl Store {
                 }
             }
         }
+        let dir = self.run_artifact_dir(run_id)?;
         std::fs::create_dir_all(&dir).map_err(|source| Error::Io {
             path: dir.clone(),
             source,
@@ -635,33 +664,38 @@ impl Store {
             source,
         })?;
         let target = root.join(relative_path);
-        // Walk down the existing part of the path: every existing prefix must stay inside.
+        if target.as_os_str().len() > validate::MAX_ARTIFACT_PATH_BYTES {
+            return Err(refused(&format!(
+                "the artifact's path on disk would be {} bytes long; the limit is {} bytes",
+                target.as_os_str().len(),
+                validate::MAX_ARTIFACT_PATH_BYTES
+            )));
+        }
+        // Walk down the existing part of the path (links included, dangling or not): every
+        // existing prefix must resolve, and stay inside.
         let mut existing = target.as_path();
-        while !existing.exists() {
+        while existing.symlink_metadata().is_err() {
             match existing.parent() {
                 Some(parent) => existing = parent,
                 None => break,
             }
         }
-        let resolved = existing.canonicalize().map_err(|source| Error::Io {
-            path: existing.to_path_buf(),
-            source,
+        let resolved = existing.canonicalize().map_err(|source| {
+            if existing
+                .symlink_metadata()
+                .is_ok_and(|m| m.file_type().is_symlink())
+                || source.kind() == std::io::ErrorKind::NotFound
+            {
+                refused("the path goes through a dangling link or a link loop")
+            } else {
+                Error::Io {
+                    path: existing.to_path_buf(),
+                    source,
+                }
+            }
         })?;
         if !resolved.starts_with(&root) {
             return Err(refused("the path leaves the run's artifact directory"));
-        }
-        if target
-            .symlink_metadata()
-            .is_ok_and(|m| m.file_type().is_symlink())
-        {
-            let linked = target
-                .canonicalize()
-                .map_err(|_| refused("the path is a dangling link"))?;
-            if !linked.starts_with(&root) {
-                return Err(refused(
-                    "the path links out of the run's artifact directory",
-                ));
-            }
         }
         Ok(target)
     }
@@ -744,18 +778,65 @@ fn file_uri(path: &Path) -> String {
     format!("file://{}", path.display())
 }
 
-fn experiment_artifact_location(uris: ArtifactUris, root: &Path, experiment_id: &str) -> String {
+fn experiment_artifact_location(uris: &ArtifactUris, root: &Path, experiment_id: &str) -> String {
     match uris {
         ArtifactUris::File => file_uri(&root.join(experiment_id)),
         ArtifactUris::Served => format!("mlflow-artifacts:/{experiment_id}"),
+        ArtifactUris::Root(uri) => format!("{}/{experiment_id}", uri.trim_end_matches('/')),
     }
 }
 
-fn run_artifact_uri(uris: ArtifactUris, root: &Path, experiment_id: &str, run_id: &str) -> String {
+/// A run's `artifact_uri`: under the store's root (in the store's form) when its experiment
+/// has a default location, else `<experiment location>/<run>/artifacts`.
+fn run_artifact_uri(
+    uris: &ArtifactUris,
+    root: &Path,
+    experiment_id: &str,
+    experiment_location: &str,
+    run_id: &str,
+) -> String {
+    let default_location = experiment_location.is_empty()
+        || [ArtifactUris::File, ArtifactUris::Served]
+            .iter()
+            .any(|form| {
+                experiment_artifact_location(form, root, experiment_id) == experiment_location
+            });
     match uris {
+        _ if !default_location => format!(
+            "{}/{run_id}/artifacts",
+            experiment_location.trim_end_matches('/')
+        ),
         ArtifactUris::File => file_uri(&artifact_dir(root, experiment_id, run_id)),
         ArtifactUris::Served => format!("mlflow-artifacts:/{experiment_id}/{run_id}/artifacts"),
+        ArtifactUris::Root(uri) => format!(
+            "{}/{experiment_id}/{run_id}/artifacts",
+            uri.trim_end_matches('/')
+        ),
     }
+}
+
+/// An experiment's `artifact_location` as MLflow stores it (`resolve_uri_if_local`): a relative
+/// local path (no URI scheme) is made absolute against the working directory; URIs and absolute
+/// paths are kept.
+fn resolve_local_location(location: &str) -> Result<String> {
+    let scheme = location
+        .split_once(':')
+        .map(|(scheme, _)| scheme)
+        .filter(|scheme| {
+            scheme.len() > 1
+                && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+                && scheme
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+        });
+    if scheme.is_some() || Path::new(location).is_absolute() {
+        return Ok(location.to_string());
+    }
+    let cwd = std::env::current_dir().map_err(|source| Error::Io {
+        path: PathBuf::from("."),
+        source,
+    })?;
+    Ok(cwd.join(location).display().to_string())
 }
 
 /// Maps a rusqlite error to [`Error::Sqlite`] with the database path and what was being done.

@@ -24,6 +24,12 @@ pub const SEARCH_MAX_RESULTS_DEFAULT: i64 = 1000;
 /// Largest page of a metric history.
 pub const GET_METRIC_HISTORY_MAX_RESULTS: i64 = 25_000;
 
+/// Longest file or directory name in an artifact path, bytes (the file system's `NAME_MAX`).
+pub const MAX_ARTIFACT_NAME_BYTES: usize = 255;
+/// Longest path of an artifact on disk (artifact root included), bytes: under the file
+/// system's `PATH_MAX` of 4096, with room for the temporary file an upload is written to.
+pub const MAX_ARTIFACT_PATH_BYTES: usize = 4000;
+
 /// Checks a metric, param or tag key: `^[A-Za-z0-9_\-. :/]+$`, at most 250 characters, and a
 /// normalized relative path (no `..` segment, no leading `/`), as MLflow requires.
 pub fn validate_key(kind: &str, key: &str) -> Result<()> {
@@ -126,6 +132,12 @@ pub fn prepare_batch(
         });
     }
     Ok((prepared_params, prepared_tags))
+}
+
+/// A run name as stored: the name is the tag `mlflow.runName`, so it obeys the tag value cap
+/// (over 8000 characters it is truncated, as MLflow truncates tag values).
+pub fn truncate_run_name(name: &str) -> String {
+    truncate(name, MAX_TAG_VAL_LENGTH)
 }
 
 /// Checks an experiment name: not blank, at most 500 characters.
