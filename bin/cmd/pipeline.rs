@@ -148,6 +148,9 @@ struct Summary {
     cache_hits: u64,
     digest: String,
     per_epoch: Vec<EpochLine>,
+    /// Peak resident memory of the process at the end (Linux `VmHWM`; absent elsewhere).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    peak_rss_bytes: Option<u64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -307,6 +310,7 @@ fn summarize(
         skipped,
         cache_hits: reports.iter().map(|r| r.cache_hits).sum(),
         digest,
+        peak_rss_bytes: pipeline::report::peak_resident_bytes(),
         per_epoch: reports
             .iter()
             .map(|r| EpochLine {

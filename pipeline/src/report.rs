@@ -153,3 +153,35 @@ pub fn bottleneck(stages: &[StageReport]) -> String {
         .map(|s| s.name.clone())
         .unwrap_or_default()
 }
+
+/// The process's peak resident memory so far, in bytes (`VmHWM` of `/proc/self/status`, Linux);
+/// none where that is unavailable.
+pub fn peak_resident_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    parse_vm_hwm(&status)
+}
+
+/// The `VmHWM:  123456 kB` line of a `/proc/<pid>/status` text, in bytes.
+fn parse_vm_hwm(status: &str) -> Option<u64> {
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let mut parts = line["VmHWM:".len()..].split_whitespace();
+    let value: u64 = parts.next()?.parse().ok()?;
+    match parts.next() {
+        Some("kB") => Some(value * 1024),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vm_hwm_is_read_in_bytes() {
+        let text = "Name:\ttrack\nVmPeak:\t  900 kB\nVmHWM:\t   1234 kB\nVmRSS:\t 1000 kB\n";
+        assert_eq!(parse_vm_hwm(text), Some(1234 * 1024));
+        assert_eq!(parse_vm_hwm("Name:\ttrack\n"), None);
+        #[cfg(target_os = "linux")]
+        assert!(peak_resident_bytes().is_some_and(|b| b > 0));
+    }
+}

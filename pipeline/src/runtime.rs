@@ -97,13 +97,13 @@ fn read(dataset: &Dataset, sample: &Sample) -> Payload {
                 data,
             }))
         }
-        Location::File(path) => match std::fs::read(path) {
-            Ok(bytes) => Payload::Bytes(bytes),
-            Err(e) => Payload::Bad(DecodeError {
-                reason: SkipReason::Unreadable,
-                detail: e.to_string(),
-            }),
-        },
+        Location::File(path) => {
+            let max_bytes = dataset.config().max_file_mb.saturating_mul(1 << 20);
+            match decode::read_file(path, max_bytes) {
+                Ok(bytes) => Payload::Bytes(bytes),
+                Err(e) => Payload::Bad(e),
+            }
+        }
     }
 }
 
@@ -115,11 +115,15 @@ fn decode_bytes(dataset: &Dataset, sample: &Sample, bytes: &[u8]) -> Result<Imag
             .and_then(decode::format_of_extension),
         Location::Idx { .. } => None,
     };
-    decode::decode(
+    let config = dataset.config();
+    decode::decode_with(
         bytes,
         expected,
         dataset.channels(),
-        dataset.config().max_pixels,
+        &decode::DecodeLimits {
+            max_pixels: config.max_pixels,
+            max_aspect_ratio: config.max_aspect_ratio,
+        },
     )
 }
 
