@@ -1,6 +1,6 @@
 //! The tracker end to end: the `track` binary's daemon driven by the official MLflow Python
 //! client, killed with SIGKILL under load, and the `track query/show/runs/experiments/export`
-//! commands against a daemon and an embedded database; exports read by pyarrow and DuckDB.
+//! commands against a daemon and an embedded database; a daemon's export read by pyarrow.
 //!
 //! Python-based tests need the venv that `scripts/test.sh` creates (`GAPWATCH_TEST_PYTHON`, or
 //! `.venv/bin/python` in the workspace root); without it they fail, naming the script.
@@ -18,7 +18,7 @@ use tracker::store::Store;
 const TRACK: &str = env!("CARGO_BIN_EXE_track");
 
 /// The Python interpreter of the test venv.
-fn python() -> PathBuf {
+pub(crate) fn python() -> PathBuf {
     let candidate = std::env::var_os("GAPWATCH_TEST_PYTHON")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python"));
@@ -76,10 +76,16 @@ struct DaemonProcess {
 impl DaemonProcess {
     /// Starts `track daemon --db DB --addr ADDR` and waits for its "serving ... on http://" line.
     fn start(db: &Path, addr: &str) -> DaemonProcess {
+        DaemonProcess::start_with(db, addr, &[])
+    }
+
+    /// [`DaemonProcess::start`] with more `track daemon` flags.
+    fn start_with(db: &Path, addr: &str, flags: &[&str]) -> DaemonProcess {
         let mut child = Command::new(TRACK)
             .args(["daemon", "--db"])
             .arg(db)
             .args(["--addr", addr])
+            .args(flags)
             .env_remove("TRACK_TOKEN_FILE")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -124,22 +130,9 @@ impl Drop for DaemonProcess {
 
 #[test]
 fn the_official_mlflow_client_logs_to_the_daemon_and_track_query_sees_the_runs() {
-    let python = python();
     let dir = tempfile::tempdir().expect("temp dir");
     let daemon = DaemonProcess::start(&dir.path().join("runs.db"), "127.0.0.1:0");
-    let output = Command::new(python)
-        .arg(script("mlflow_compat.py"))
-        .arg("compat")
-        .current_dir(dir.path())
-        .env("MLFLOW_TRACKING_URI", &daemon.url)
-        .env("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
-        .env("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
-        .env("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
-        .env_remove("MLFLOW_TRACKING_TOKEN")
-        .output()
-        .expect("python runs");
-    let logged: Value = serde_json::from_str(ok(output).lines().last().expect("summary line"))
-        .expect("summary JSON");
+    let logged = run_client_script(&daemon, "mlflow_compat.py", "compat", dir.path());
 
     let listed = ok(run_track(
         &daemon.url,
@@ -202,6 +195,69 @@ fn the_official_mlflow_client_logs_to_the_daemon_and_track_query_sees_the_runs()
     let mut lines: Vec<&str> = filtered.lines().collect();
     assert_eq!(lines.remove(0), "run_name,metrics.val_loss");
     assert_eq!(lines.len(), 3, "{filtered}");
+}
+
+/// Runs the MLflow client script `tests/python/NAME MODE` in `cwd` against `daemon`; returns the
+/// JSON summary it prints last.
+fn run_client_script(daemon: &DaemonProcess, name: &str, mode: &str, cwd: &Path) -> Value {
+    let output = Command::new(python())
+        .arg(script(name))
+        .arg(mode)
+        .current_dir(cwd)
+        .env("MLFLOW_TRACKING_URI", &daemon.url)
+        .env("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
+        .env("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+        .env("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
+        .env_remove("MLFLOW_TRACKING_TOKEN")
+        .output()
+        .expect("python runs");
+    serde_json::from_str(ok(output).lines().last().expect("summary line")).expect("summary JSON")
+}
+
+#[test]
+fn the_official_mlflow_client_deletes_renames_and_tags_experiments_and_logs_dataset_inputs() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let daemon = DaemonProcess::start(&dir.path().join("runs.db"), "127.0.0.1:0");
+    let summary = run_client_script(&daemon, "mlflow_parity.py", "proxied", dir.path());
+    // `track query` and `track experiments` leave the deleted experiment and its run out.
+    let rows: Vec<Value> =
+        serde_json::from_str(&ok(run_track(&daemon.url, &["query", "--format", "json"])))
+            .expect("query JSON");
+    assert!(!rows.is_empty());
+    assert!(
+        rows.iter()
+            .all(|r| r["run_id"] != summary["deleted_run_id"]),
+        "{rows:?}"
+    );
+    let listed = ok(run_track(&daemon.url, &["experiments", "--format", "csv"]));
+    assert!(listed.contains("parity-renamed"), "{listed}");
+    assert!(!listed.contains("parity-gone"), "{listed}");
+    // Named, the deleted experiment shows no run: deleting it deleted its runs (exit 1: no rows).
+    let named = run_track(
+        &daemon.url,
+        &["query", "-e", "parity-gone", "--format", "json"],
+    );
+    assert_eq!(named.status.code(), Some(1), "{}", stdout(&named));
+}
+
+#[test]
+fn with_no_serve_artifacts_the_mlflow_client_writes_artifacts_under_the_root_itself() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let root = dir.path().join("shared-artifacts");
+    let root_text = root.display().to_string();
+    let daemon = DaemonProcess::start_with(
+        &dir.path().join("runs.db"),
+        "127.0.0.1:0",
+        &["--no-serve-artifacts", "--artifact-root", &root_text],
+    );
+    let summary = run_client_script(&daemon, "mlflow_parity.py", "direct", dir.path());
+    let experiment = summary["experiment_id"].as_str().expect("experiment id");
+    let written: Vec<PathBuf> = std::fs::read_dir(root.join(experiment))
+        .expect("the experiment's folder under the root")
+        .map(|entry| entry.expect("entry").path().join("artifacts/dir/my.file"))
+        .filter(|path| path.is_file())
+        .collect();
+    assert_eq!(written.len(), 1, "{written:?}");
 }
 
 #[test]
@@ -493,9 +549,13 @@ fn exercise_cli(uri: &str, ids: &[String], out: &Path) -> Vec<String> {
             summary["metrics"].as_u64(),
             summary["epochs"].as_u64()
         ),
-        (Some(2), Some(16), Some(8))
+        (Some(2), Some(16), Some(16))
     );
-    assert!(out.join("experiment=cnn/epochs.parquet").is_file());
+    let cnn_id = summary["experiment_id"].as_str().expect("experiment id");
+    assert!(
+        out.join(format!("epochs/experiment_id={cnn_id}/part-0.parquet"))
+            .is_file()
+    );
     vec![
         query,
         csv,
@@ -523,7 +583,8 @@ fn cli_commands_work_against_an_embedded_db_and_a_daemon_alike() {
         "the same answers from the store embedded and served"
     );
 
-    // The whole export, read by pyarrow, pandas and DuckDB with no options.
+    // The whole export through the daemon, read back as a pyarrow dataset with no options
+    // (every engine reads an embedded export in `export_cli`).
     let out = dir.path().join("export-all");
     ok(run_track(
         &daemon.url,
@@ -531,59 +592,47 @@ fn cli_commands_work_against_an_embedded_db_and_a_daemon_alike() {
     ));
     let output = Command::new(python)
         .arg(script("read_export.py"))
+        .arg("pyarrow")
         .arg(&out)
         .output()
         .expect("python runs");
     let report: Value = serde_json::from_str(ok(output).trim()).expect("report JSON");
-    let cnn = &report["experiments"]["experiment=cnn"];
-    for (file, rows) in [
-        ("runs.parquet", 2),
-        ("params.parquet", 2),
-        ("metrics.parquet", 16),
-        ("epochs.parquet", 8),
-    ] {
-        let seen = &cnn["files"][file];
+    let store = Store::open(&db).expect("store");
+    let id_of = |name: &str| {
+        store
+            .get_experiment_by_name(name)
+            .expect("lookup")
+            .expect("experiment")
+            .experiment_id
+    };
+    let (cnn, mlp) = (id_of("cnn"), id_of("mlp"));
+    for (table, per_run) in [("runs", 1), ("params", 1), ("metrics", 8), ("epochs", 8)] {
         assert_eq!(
-            (
-                seen["rows"].as_i64(),
-                seen["pandas_rows"].as_i64(),
-                seen["duckdb_rows"].as_i64()
-            ),
-            (Some(rows), Some(rows), Some(rows)),
-            "{file}"
+            report["tables"][table]["by_experiment"],
+            serde_json::json!({ cnn.as_str(): 2 * per_run, mlp.as_str(): per_run }),
+            "{table}"
         );
     }
     assert_eq!(
-        cnn["files"]["metrics.parquet"]["types"]["timestamp"],
-        "timestamp[ms, tz=UTC]"
-    );
-    assert_eq!(cnn["files"]["metrics.parquet"]["types"]["step"], "int64");
-    assert_eq!(
-        cnn["files"]["runs.parquet"]["types"]["start_time"],
-        "timestamp[ms, tz=UTC]"
-    );
-    assert_eq!(cnn["runs"]["reg"]["params.lr"], "0.01");
-    assert_eq!(
-        cnn["runs"]["reg"]["metrics.val_loss"].as_f64(),
-        Some(0.01 + 0.25)
+        report["tables"]["metrics"]["names"],
+        serde_json::json!({ cnn.as_str(): "cnn", mlp.as_str(): "mlp" })
     );
     assert_eq!(
-        report["duckdb_metrics_by_experiment"],
-        serde_json::json!({"cnn": 16, "mlp": 8})
+        report["tables"]["metrics"]["utc"],
+        serde_json::json!(["timestamp"])
     );
-    let epochs = report["duckdb_epochs"].as_array().expect("epochs");
+    let epochs = report["val_loss"].as_array().expect("epochs");
     assert_eq!(epochs.len(), 12);
-    let store = Store::open(&db).expect("store");
     for row in epochs {
         let (run_id, step) = (
-            row[0].as_str().expect("run id"),
-            row[1].as_i64().expect("step"),
+            row[1].as_str().expect("run id"),
+            row[2].as_i64().expect("step"),
         );
         let stored = store.metric_history(run_id, "val_loss").expect("history");
         let point = stored
             .iter()
             .find(|m| m.step == step)
             .expect("stored point");
-        assert_eq!(row[2].as_f64(), Some(point.value));
+        assert_eq!(row[3].as_f64(), Some(point.value));
     }
 }

@@ -19,9 +19,16 @@ pub struct DaemonArgs {
     /// Address to listen on. A non-loopback address requires `--token-file`.
     #[arg(long, env = "TRACK_ADDR", default_value = api::DEFAULT_ADDR)]
     pub addr: SocketAddr,
-    /// Root directory of run artifacts (default: `<db stem>-artifacts` beside the database).
+    /// Root directory of run artifacts (default: `<db stem>-artifacts` beside the database);
+    /// with `--no-serve-artifacts` also a URI the clients write to (`s3://bucket/path`).
     #[arg(long, env = "TRACK_ARTIFACT_ROOT")]
     pub artifact_root: Option<PathBuf>,
+    /// Do not proxy artifacts (as `mlflow server --no-serve-artifacts`): experiments get the
+    /// artifact root itself as their location (`file://<root>/<id>`, or `<uri>/<id>`) and
+    /// clients read and write it directly. By default clients get `mlflow-artifacts:/<id>` and
+    /// upload through the daemon.
+    #[arg(long)]
+    pub no_serve_artifacts: bool,
     /// File holding the bearer token every request must carry (`MLFLOW_TRACKING_TOKEN` on the
     /// client side).
     #[arg(long, env = "TRACK_TOKEN_FILE")]
@@ -53,11 +60,16 @@ pub fn run(args: DaemonArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         ..DaemonConfig::default()
     };
     config.validate()?;
+    let (artifact_root, artifact_uris) = artifact_choice(&args)?;
+    let root_uri = match &artifact_uris {
+        ArtifactUris::Root(uri) => Some(uri.clone()),
+        _ => None,
+    };
     let store = Store::open_with(
         &args.db,
         StoreOptions {
-            artifact_root: args.artifact_root.clone(),
-            artifact_uris: ArtifactUris::Served,
+            artifact_root,
+            artifact_uris,
         },
     )
     .with_context(|| format!("opening the store {}", args.db.display()))?;
@@ -75,13 +87,39 @@ pub fn run(args: DaemonArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
             eprintln!(
                 "track daemon: serving {} on http://{bound} (artifacts in {})",
                 args.db.display(),
-                store.artifact_root().display()
+                root_uri.unwrap_or_else(|| store.artifact_root().display().to_string())
             );
         }
         api::serve(store, config, listener, shutdown_signal()).await?;
         anyhow::Ok(())
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The store's artifact root and URI form: served (`mlflow-artifacts:`) by default, the root
+/// itself with `--no-serve-artifacts`. A root URI other than `file://` can only be handed out.
+fn artifact_choice(args: &DaemonArgs) -> anyhow::Result<(Option<PathBuf>, ArtifactUris)> {
+    let local = if args.no_serve_artifacts {
+        ArtifactUris::File
+    } else {
+        ArtifactUris::Served
+    };
+    let Some(root) = &args.artifact_root else {
+        return Ok((None, local));
+    };
+    let text = root.to_string_lossy();
+    if let Some(path) = text.strip_prefix("file://") {
+        return Ok((Some(PathBuf::from(path)), local));
+    }
+    if text.contains("://") {
+        anyhow::ensure!(
+            args.no_serve_artifacts,
+            "--artifact-root {text} is not a local folder: the daemon serves artifacts from a \
+             local folder (pass --no-serve-artifacts to hand clients the URI to write themselves)"
+        );
+        return Ok((None, ArtifactUris::Root(text.into_owned())));
+    }
+    Ok((Some(root.clone()), local))
 }
 
 /// Completes on the first SIGINT or SIGTERM, and arms a second one to exit at once.

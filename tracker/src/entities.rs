@@ -1,7 +1,7 @@
 //! The tracked entities, shaped like MLflow's JSON messages.
 //!
 //! Every type here serializes to (and deserializes from) the JSON the MLflow tracking REST API
-//! uses (`../shared/mlflow-wire.md`), so the daemon sends them as they are and the client reads
+//! uses (`docs/mlflow-wire.md`), so the daemon sends them as they are and the client reads
 //! them back. Field names are MLflow's proto names (snake_case); enums are their names
 //! (`"FINISHED"`, `"ACTIVE_ONLY"`); `int64` fields are accepted as numbers or strings; metric
 //! values that are not finite travel as the strings `"NaN"`, `"Infinity"` and `"-Infinity"`.
@@ -197,6 +197,53 @@ pub struct RunTag {
     /// Value.
     #[serde(default)]
     pub value: String,
+}
+
+/// A dataset a run used (MLflow's `Dataset` message): identified within its experiment by
+/// name and digest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dataset {
+    /// Name, e.g. `fashion-mnist-train`.
+    pub name: String,
+    /// Content digest (at most 36 characters).
+    pub digest: String,
+    /// Kind of source, e.g. `local`, `http`, `code`.
+    pub source_type: String,
+    /// The source itself (a URI or a JSON description).
+    pub source: String,
+    /// Schema, JSON text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<String>,
+    /// Profile (row count, ...), JSON text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+}
+
+/// A tag of a dataset input, e.g. `mlflow.data.context` = `train`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InputTag {
+    /// Tag key.
+    pub key: String,
+    /// Tag value.
+    pub value: String,
+}
+
+/// A dataset used by a run, with the tags of that use.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DatasetInput {
+    /// Tags of this use (`mlflow.data.context`, ...).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<InputTag>,
+    /// The dataset.
+    pub dataset: Dataset,
+}
+
+/// A run's inputs (MLflow's `RunInputs`): the datasets it logged, in the order first logged.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunInputs {
+    /// Dataset inputs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dataset_inputs: Vec<DatasetInput>,
 }
 
 /// The status of a run.

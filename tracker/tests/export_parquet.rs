@@ -157,6 +157,20 @@ fn val_loss(value: f64) -> Metric {
     }
 }
 
+/// Exports every experiment of `store` under `out`, checks none failed, and returns the ids of
+/// those exported, sorted.
+fn export_all_ids(store: &Store, out: &Path) -> Vec<String> {
+    let report = export::export_all(store, out).expect("export all");
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
+    let mut exported: Vec<String> = report
+        .exported
+        .into_iter()
+        .map(|s| s.experiment_id)
+        .collect();
+    exported.sort_unstable();
+    exported
+}
+
 fn file(out: &Path, table: &str, experiment_id: &str) -> PathBuf {
     export::table_file(out, table, experiment_id)
 }
@@ -367,17 +381,13 @@ fn every_partition_of_a_table_has_one_schema_and_an_empty_experiment_writes_it()
     };
     logged_run(&store, &other, &[point], &[param]);
     let out = dir.path().join("export");
-    let report = export::export_all(&store, &out).expect("export all");
-    assert!(report.failed.is_empty(), "{:?}", report.failed);
-    let mut exported: Vec<&str> = report
-        .exported
-        .iter()
-        .map(|s| s.experiment_id.as_str())
-        .collect();
-    exported.sort_unstable();
     let mut expected = vec!["0", experiment_id.as_str(), other.as_str()];
     expected.sort_unstable();
-    assert_eq!(exported, expected, "Default (empty) and both experiments");
+    assert_eq!(
+        export_all_ids(&store, &out),
+        expected,
+        "Default (empty) and both experiments"
+    );
     for table in export::TABLES {
         let schemas: Vec<_> = expected
             .iter()
@@ -473,15 +483,7 @@ fn deleted_experiments_and_their_runs_are_left_out_of_the_export() {
     logged_run(&store, &doomed, &[val_loss(0.5)], &[]);
     store.delete_experiment(&doomed).expect("deleted");
     let out = dir.path().join("export");
-    let report = export::export_all(&store, &out).expect("export all");
-    assert!(report.failed.is_empty(), "{:?}", report.failed);
-    let mut exported: Vec<&str> = report
-        .exported
-        .iter()
-        .map(|s| s.experiment_id.as_str())
-        .collect();
-    exported.sort_unstable();
-    assert_eq!(exported, ["0", experiment_id.as_str()]);
+    assert_eq!(export_all_ids(&store, &out), ["0", experiment_id.as_str()]);
     for table in export::TABLES {
         assert!(
             !export::partition_dir(&out, table, &doomed).exists(),

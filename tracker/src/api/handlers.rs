@@ -13,7 +13,9 @@ use serde_json::{Value, json};
 
 use super::request::Fields;
 use super::{ApiError, AppState, error_response};
-use crate::entities::{ExperimentTag, Metric, Param, RunStatus, RunTag, ViewType};
+use crate::entities::{
+    Dataset, DatasetInput, ExperimentTag, InputTag, Metric, Param, RunStatus, RunTag, ViewType,
+};
 use crate::error::{Error, Result};
 use crate::store::validate::{GET_METRIC_HISTORY_MAX_RESULTS, validate_batch_limits};
 use crate::store::{CreateRun, SearchExperiments, SearchRuns, Store};
@@ -59,7 +61,18 @@ fn to_json<T: serde::Serialize>(value: T) -> std::result::Result<Value, ApiError
     })
 }
 
+/// A view type, by name or (as protobuf's JSON mapping allows) by enum number 1, 2 or 3.
 fn view_type(fields: &Fields, name: &str) -> Result<ViewType> {
+    if let Ok(Some(number)) = fields.integer(name) {
+        return match number {
+            1 => Ok(ViewType::ActiveOnly),
+            2 => Ok(ViewType::DeletedOnly),
+            3 => Ok(ViewType::All),
+            _ => Err(Error::invalid(format!(
+                "unknown view type {number} for '{name}'"
+            ))),
+        };
+    }
     match fields.string(name)? {
         None => Ok(ViewType::ActiveOnly),
         Some(s) if s.is_empty() => Ok(ViewType::ActiveOnly),
@@ -92,7 +105,11 @@ pub(crate) async fn create_experiment(State(state): State<Arc<AppState>>, body: 
     let fields = body_fields(body)?;
     let name = fields.required("name")?;
     let location = fields.string("artifact_location")?;
-    let tags: Vec<ExperimentTag> = fields.list("tags")?;
+    let tags: Vec<ExperimentTag> = fields
+        .key_values("tags")?
+        .into_iter()
+        .map(|(key, value)| ExperimentTag { key, value })
+        .collect();
     let id = blocking(&state, move |store| {
         store.create_experiment(&name, location.as_deref(), &tags)
     })
@@ -148,7 +165,7 @@ pub(crate) async fn create_run(State(state): State<Arc<AppState>>, body: Body) -
         run_name: fields.string("run_name")?,
         user_id: fields.string("user_id")?.unwrap_or_default(),
         start_time: fields.integer("start_time")?,
-        tags: fields.list("tags")?,
+        tags: run_tags(&fields, "tags")?,
     };
     let run = blocking(&state, move |store| store.create_run(request)).await?;
     Ok(Json(json!({ "run": to_json(run)? })))
@@ -157,8 +174,15 @@ pub(crate) async fn create_run(State(state): State<Arc<AppState>>, body: Body) -
 pub(crate) async fn get_run(State(state): State<Arc<AppState>>, query: QueryString) -> Reply {
     let fields = query_fields(query)?;
     let run_id = fields.run_id()?;
-    let run = blocking(&state, move |store| store.get_run(&run_id)).await?;
-    Ok(Json(json!({ "run": to_json(run)? })))
+    let (run, mut inputs) = blocking(&state, move |store| {
+        let run = store.get_run(&run_id)?;
+        let inputs = store.run_inputs(std::slice::from_ref(&run.info.run_id))?;
+        Ok((run, inputs))
+    })
+    .await?;
+    let mut answer = to_json(&run)?;
+    answer["inputs"] = to_json(inputs.remove(&run.info.run_id).unwrap_or_default())?;
+    Ok(Json(json!({ "run": answer })))
 }
 
 /// `GET /api/2.0/gapwatch/runs/analysis?run_id=…`: the run's overfitting analysis.
@@ -202,7 +226,9 @@ fn spawn_export(store: &Store, experiment_id: &str, dir: &std::path::Path) {
     tokio::task::spawn_blocking(move || {
         match super::export_experiment(&store, &experiment_id, &dir) {
             Ok(_) => tracing::info!(experiment_id, dir = %dir.display(), "experiment exported"),
-            Err(error) => tracing::warn!(experiment_id, %error, "experiment export failed"),
+            Err(error) => {
+                tracing::warn!(experiment_id, error = %error.chain(), "experiment export failed")
+            }
         }
     });
 }
@@ -229,8 +255,22 @@ pub(crate) async fn search_runs(State(state): State<Arc<AppState>>, body: Body) 
         page_token: fields.string("page_token")?,
         view_type: view_type(&fields, "run_view_type")?,
     };
-    let (runs, next) = blocking(&state, move |store| store.search_runs(&search)).await?;
-    let mut answer = json!({ "runs": to_json(runs)? });
+    let (runs, next, mut inputs) = blocking(&state, move |store| {
+        let (runs, next) = store.search_runs(&search)?;
+        let ids: Vec<String> = runs.iter().map(|r| r.info.run_id.clone()).collect();
+        let inputs = store.run_inputs(&ids)?;
+        Ok((runs, next, inputs))
+    })
+    .await?;
+    let runs = runs
+        .iter()
+        .map(|run| {
+            let mut value = to_json(run)?;
+            value["inputs"] = to_json(inputs.remove(&run.info.run_id).unwrap_or_default())?;
+            Ok(value)
+        })
+        .collect::<std::result::Result<Vec<Value>, ApiError>>()?;
+    let mut answer = json!({ "runs": runs });
     if let Some(token) = next {
         answer["next_page_token"] = Value::String(token);
     }
@@ -241,20 +281,25 @@ pub(crate) async fn search_runs(State(state): State<Arc<AppState>>, body: Body) 
 fn present(fields: &Fields, name: &str) -> Result<String> {
     fields
         .string(name)?
-        .ok_or_else(|| Error::invalid(format!("Missing value for required parameter '{name}'")))
+        .ok_or_else(|| super::request::missing_value(name))
+}
+
+/// Run tags (`tags[{key, value}]`).
+fn run_tags(fields: &Fields, name: &str) -> Result<Vec<RunTag>> {
+    Ok(fields
+        .key_values(name)?
+        .into_iter()
+        .map(|(key, value)| RunTag { key, value })
+        .collect())
 }
 
 pub(crate) async fn log_metric(State(state): State<Arc<AppState>>, body: Body) -> Reply {
     let fields = body_fields(body)?;
     let run_id = fields.run_id()?;
-    let missing =
-        |name: &str| Error::invalid(format!("Missing value for required parameter '{name}'"));
     let metric = Metric {
         key: fields.required("key")?,
-        value: fields.double("value")?.ok_or_else(|| missing("value"))?,
-        timestamp: fields
-            .integer("timestamp")?
-            .ok_or_else(|| missing("timestamp"))?,
+        value: fields.required_double("value")?,
+        timestamp: fields.required_integer("timestamp")?,
         step: fields.integer("step")?.unwrap_or(0),
     };
     state
@@ -303,9 +348,13 @@ pub(crate) async fn delete_tag(State(state): State<Arc<AppState>>, body: Body) -
 pub(crate) async fn log_batch(State(state): State<Arc<AppState>>, body: Body) -> Reply {
     let fields = body_fields(body)?;
     let run_id = fields.run_id()?;
-    let metrics: Vec<Metric> = fields.list("metrics")?;
-    let params: Vec<Param> = fields.list("params")?;
-    let tags: Vec<RunTag> = fields.list("tags")?;
+    let metrics: Vec<Metric> = fields.metrics("metrics")?;
+    let params: Vec<Param> = fields
+        .key_values("params")?
+        .into_iter()
+        .map(|(key, value)| Param { key, value })
+        .collect();
+    let tags: Vec<RunTag> = run_tags(&fields, "tags")?;
     validate_batch_limits(metrics.len(), params.len(), tags.len())?;
     state
         .store
@@ -314,10 +363,81 @@ pub(crate) async fn log_batch(State(state): State<Arc<AppState>>, body: Body) ->
     Ok(Json(json!({})))
 }
 
-/// Dataset inputs are accepted and not stored (the run must exist).
+/// `runs/log-inputs`: stores the dataset inputs (`runs/get` returns them under `inputs`).
+/// Model inputs (MLflow 3 logged models) are out of scope and ignored.
 pub(crate) async fn log_inputs(State(state): State<Arc<AppState>>, body: Body) -> Reply {
-    let run_id = body_fields(body)?.run_id()?;
-    blocking(&state, move |store| store.get_run(&run_id).map(drop)).await?;
+    let fields = body_fields(body)?;
+    let run_id = fields.run_id()?;
+    let inputs = fields
+        .messages("datasets")?
+        .iter()
+        .map(|input| {
+            let dataset = input
+                .message("dataset")?
+                .ok_or_else(|| super::request::missing_value(&input.path("dataset")))?;
+            Ok(DatasetInput {
+                tags: input
+                    .key_values("tags")?
+                    .into_iter()
+                    .map(|(key, value)| InputTag { key, value })
+                    .collect(),
+                dataset: Dataset {
+                    name: dataset.required("name")?,
+                    digest: dataset.required("digest")?,
+                    source_type: dataset.required("source_type")?,
+                    source: dataset.required("source")?,
+                    schema: dataset.string("schema")?,
+                    profile: dataset.string("profile")?,
+                },
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    blocking(&state, move |store| store.log_inputs(&run_id, inputs)).await?;
+    Ok(Json(json!({})))
+}
+
+/// `experiments/delete`: marks the experiment and its runs deleted.
+pub(crate) async fn delete_experiment(State(state): State<Arc<AppState>>, body: Body) -> Reply {
+    let id = body_fields(body)?.required("experiment_id")?;
+    blocking(&state, move |store| store.delete_experiment(&id)).await?;
+    Ok(Json(json!({})))
+}
+
+/// `experiments/restore`: marks a deleted experiment and its runs active.
+pub(crate) async fn restore_experiment(State(state): State<Arc<AppState>>, body: Body) -> Reply {
+    let id = body_fields(body)?.required("experiment_id")?;
+    blocking(&state, move |store| store.restore_experiment(&id)).await?;
+    Ok(Json(json!({})))
+}
+
+/// `experiments/update`: renames an experiment.
+pub(crate) async fn update_experiment(State(state): State<Arc<AppState>>, body: Body) -> Reply {
+    let fields = body_fields(body)?;
+    let id = fields.required("experiment_id")?;
+    let new_name = fields.required("new_name")?;
+    blocking(&state, move |store| store.rename_experiment(&id, &new_name)).await?;
+    Ok(Json(json!({})))
+}
+
+/// `experiments/set-experiment-tag`.
+pub(crate) async fn set_experiment_tag(State(state): State<Arc<AppState>>, body: Body) -> Reply {
+    let fields = body_fields(body)?;
+    let id = fields.required("experiment_id")?;
+    let key = fields.required("key")?;
+    let value = fields.string("value")?.unwrap_or_default();
+    blocking(&state, move |store| {
+        store.set_experiment_tag(&id, &key, &value)
+    })
+    .await?;
+    Ok(Json(json!({})))
+}
+
+/// `experiments/delete-experiment-tag`.
+pub(crate) async fn delete_experiment_tag(State(state): State<Arc<AppState>>, body: Body) -> Reply {
+    let fields = body_fields(body)?;
+    let id = fields.required("experiment_id")?;
+    let key = fields.required("key")?;
+    blocking(&state, move |store| store.delete_experiment_tag(&id, &key)).await?;
     Ok(Json(json!({})))
 }
 
@@ -343,7 +463,9 @@ pub(crate) async fn get_metric_history(
             .map_err(|_| Error::InvalidPageToken { token: t.clone() })?,
     };
     let points = blocking(&state, move |store| store.metric_history(&run_id, &key)).await?;
-    let end = (offset + max_results as usize).min(points.len());
+    let end = offset
+        .saturating_add(max_results as usize)
+        .min(points.len());
     let page = points.get(offset.min(end)..end).unwrap_or_default();
     let mut answer = json!({});
     if !page.is_empty() {

@@ -187,8 +187,8 @@ impl Client {
 
     /// Every active experiment, by id.
     pub fn list_experiments(&self) -> Result<Vec<Experiment>> {
-        match &self.backend {
-            Backend::Http(http) => http.experiments(),
+        let mut all = match &self.backend {
+            Backend::Http(http) => http.experiments()?,
             Backend::Embedded(store) => {
                 let mut all = Vec::new();
                 let mut search = SearchExperiments::default();
@@ -197,11 +197,14 @@ impl Client {
                     all.extend(page);
                     match next {
                         Some(token) => search.page_token = Some(token),
-                        None => return Ok(all),
+                        None => break all,
                     }
                 }
             }
-        }
+        };
+        // The search answers newest first (MLflow's order); listings read best oldest first.
+        all.sort_by_key(|e| e.experiment_id.parse::<i64>().unwrap_or(i64::MAX));
+        Ok(all)
     }
 
     /// The experiments named `names`, in that order; every active experiment when `names` is

@@ -344,7 +344,14 @@ pub(super) fn search_experiments(
             )));
         }
     }
-    order_sql.push("e.experiment_id ASC".into());
+    // MLflow's order: newest first by default; the id breaks ties (descending after an
+    // explicit order, as MLflow's `_get_search_experiments_order_by_clauses` does).
+    if order_sql.is_empty() {
+        order_sql.push("e.creation_time DESC".into());
+        order_sql.push("e.experiment_id ASC".into());
+    } else {
+        order_sql.push("e.experiment_id DESC".into());
+    }
     let sql = format!(
         "SELECT {EXPERIMENT_COLUMNS} FROM experiments e
          WHERE e.lifecycle_stage IN (SELECT value FROM json_each(?)) AND ({conditions})

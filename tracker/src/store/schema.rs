@@ -70,6 +70,34 @@ pub const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     CREATE INDEX latest_metrics_by_key ON latest_metrics(key, value);
     ",
+    // 2: dataset inputs (MLflow's datasets, inputs and input_tags, for `runs/log-inputs`).
+    "
+    CREATE TABLE datasets (
+        dataset_id      INTEGER PRIMARY KEY,
+        experiment_id   INTEGER NOT NULL REFERENCES experiments(experiment_id) ON DELETE CASCADE,
+        name            TEXT NOT NULL,
+        digest          TEXT NOT NULL,
+        source_type     TEXT NOT NULL,
+        source          TEXT NOT NULL,
+        dataset_schema  TEXT,
+        dataset_profile TEXT,
+        UNIQUE (experiment_id, name, digest)
+    );
+    -- One row per (run, dataset); the rowid keeps the order the inputs were first logged in.
+    CREATE TABLE run_inputs (
+        run_id     TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,
+        dataset_id INTEGER NOT NULL REFERENCES datasets(dataset_id) ON DELETE CASCADE,
+        UNIQUE (run_id, dataset_id)
+    );
+    CREATE TABLE input_tags (
+        run_id     TEXT NOT NULL,
+        dataset_id INTEGER NOT NULL,
+        key        TEXT NOT NULL,
+        value      TEXT NOT NULL,
+        PRIMARY KEY (run_id, dataset_id, key),
+        FOREIGN KEY (run_id, dataset_id) REFERENCES run_inputs(run_id, dataset_id) ON DELETE CASCADE
+    ) WITHOUT ROWID;
+    ",
 ];
 
 /// The schema version this build writes.

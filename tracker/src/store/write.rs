@@ -25,6 +25,17 @@ pub(super) fn ensure_default_experiment(conn: &Connection, location: &str) -> ru
     Ok(())
 }
 
+/// The id of the experiment named `name`, deleted or not.
+pub(super) fn experiment_named(conn: &Connection, path: &Path, name: &str) -> Result<Option<i64>> {
+    conn.query_row(
+        "SELECT experiment_id FROM experiments WHERE name = ?1",
+        [name],
+        |r| r.get(0),
+    )
+    .optional()
+    .map_err(sql_error(path, "looking up an experiment name"))
+}
+
 pub(super) fn create_experiment(
     conn: &Connection,
     path: &Path,
@@ -33,15 +44,7 @@ pub(super) fn create_experiment(
     tags: &[ExperimentTag],
     default_location: impl Fn(&str) -> String,
 ) -> Result<String> {
-    let exists: Option<i64> = conn
-        .query_row(
-            "SELECT experiment_id FROM experiments WHERE name = ?1",
-            [name],
-            |r| r.get(0),
-        )
-        .optional()
-        .map_err(sql_error(path, "looking up an experiment name"))?;
-    if exists.is_some() {
+    if experiment_named(conn, path, name)?.is_some() {
         return Err(Error::ExperimentExists {
             name: name.to_string(),
         });
@@ -80,7 +83,7 @@ pub(super) fn create_run(
     path: &Path,
     run_id: &str,
     request: &CreateRun,
-    artifact_uri: impl Fn(&str) -> String,
+    artifact_uri: impl Fn(&str, &str) -> String,
 ) -> Result<()> {
     let not_found = || Error::ExperimentNotFound {
         experiment_id: request.experiment_id.clone(),
@@ -90,11 +93,11 @@ pub(super) fn create_run(
         .trim()
         .parse()
         .map_err(|_| not_found())?;
-    let stage: String = conn
+    let (stage, location): (String, String) = conn
         .query_row(
-            "SELECT lifecycle_stage FROM experiments WHERE experiment_id = ?1",
+            "SELECT lifecycle_stage, artifact_location FROM experiments WHERE experiment_id = ?1",
             [experiment_id],
-            |r| r.get(0),
+            |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .optional()
         .map_err(sql_error(path, "looking up an experiment"))?
@@ -121,7 +124,7 @@ pub(super) fn create_run(
         (None, Some(tagged)) if !tagged.is_empty() => tagged,
         _ => format!("run-{}", &run_id[..8.min(run_id.len())]),
     };
-    let uri = artifact_uri(&experiment_id.to_string());
+    let uri = artifact_uri(&experiment_id.to_string(), &location);
     conn.execute(
         "INSERT INTO runs (run_id, experiment_id, run_name, user_id, status, start_time, end_time,
                            lifecycle_stage, artifact_uri)
