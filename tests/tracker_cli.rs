@@ -232,12 +232,70 @@ fn the_official_mlflow_client_deletes_renames_and_tags_experiments_and_logs_data
     let listed = ok(run_track(&daemon.url, &["experiments", "--format", "csv"]));
     assert!(listed.contains("parity-renamed"), "{listed}");
     assert!(!listed.contains("parity-gone"), "{listed}");
-    // Named, the deleted experiment shows no run: deleting it deleted its runs (exit 1: no rows).
+    // Named, the deleted experiment is refused, saying how to ask for it; asked for, it shows
+    // its run, deleted with it.
     let named = run_track(
         &daemon.url,
         &["query", "-e", "parity-gone", "--format", "json"],
     );
-    assert_eq!(named.status.code(), Some(1), "{}", stdout(&named));
+    assert_eq!(named.status.code(), Some(2), "{}", stdout(&named));
+    let stderr = String::from_utf8_lossy(&named.stderr);
+    assert!(
+        stderr.contains("parity-gone") && stderr.contains("--view"),
+        "{stderr}"
+    );
+    let asked = ok(run_track(
+        &daemon.url,
+        &[
+            "query",
+            "-e",
+            "parity-gone",
+            "--view",
+            "deleted",
+            "--format",
+            "json",
+        ],
+    ));
+    let rows: Vec<Value> = serde_json::from_str(&asked).expect("query JSON");
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["run_id"], summary["deleted_run_id"]);
+}
+
+/// `track daemon --artifact-root s3://...` cannot serve a bucket: refused at startup (exit 2,
+/// naming `--no-serve-artifacts`) before the database is created.
+#[test]
+fn a_daemon_serving_artifacts_from_a_bucket_uri_is_refused_at_startup() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("runs.db");
+    let mut child = Command::new(TRACK)
+        .args(["daemon", "--db"])
+        .arg(&db)
+        .args(["--addr", "127.0.0.1:0", "--artifact-root", "s3://bucket/x"])
+        .env_remove("TRACK_TOKEN_FILE")
+        .env_remove("TRACK_ARTIFACT_ROOT")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("track runs");
+    // A daemon that accepted the root would serve until killed: a minute is a wide margin for
+    // a refusal, and keeps the test from hanging.
+    let started = Instant::now();
+    while child.try_wait().expect("status").is_none() {
+        if started.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the daemon started with an s3:// artifact root it cannot serve");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let output = child.wait_with_output().expect("output");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--no-serve-artifacts") && stderr.contains("s3://bucket/x"),
+        "{stderr}"
+    );
+    assert!(!db.exists(), "no database created");
 }
 
 #[test]
@@ -413,7 +471,122 @@ fn populate(db: &Path) -> Vec<String> {
         client.update_run(&id, status, None).expect("end");
         ids.push(id);
     }
+    // Left out unless asked for: a run deleted from `cnn`, and the experiment `gone` (deleting
+    // it deletes its run).
+    let store = client.store().expect("embedded");
+    for (experiment, name) in [("cnn", "dropped"), ("gone", "ghost")] {
+        let experiment = client
+            .get_or_create_experiment(experiment)
+            .expect("experiment");
+        let run = client
+            .create_run(&experiment.experiment_id, Some(name), &[])
+            .expect("run");
+        let point = Metric {
+            key: "val_loss".into(),
+            value: 9.0,
+            timestamp: 1_000,
+            step: 0,
+        };
+        client
+            .log_metrics(&run.info.run_id, &[point])
+            .expect("metric");
+        if name == "dropped" {
+            store.delete_run(&run.info.run_id).expect("run deleted");
+        } else {
+            store
+                .delete_experiment(&experiment.experiment_id)
+                .expect("experiment deleted");
+        }
+    }
     ids
+}
+
+/// `track query --view`, `track experiments --view` and `track export --include-deleted`
+/// against `uri`: deleted experiments and runs (made by [`populate`]) shown only when asked for.
+fn exercise_deleted(uri: &str, out: &Path) {
+    let names = |args: &[&str]| -> Vec<String> {
+        let mut args = args.to_vec();
+        args.extend(["--columns", "run_name", "--format", "csv"]);
+        let mut names: Vec<String> = ok(run_track(uri, &args))
+            .lines()
+            .skip(1)
+            .map(String::from)
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(names(&["query", "--view", "deleted"]), ["dropped", "ghost"]);
+    assert_eq!(
+        names(&["query", "--view", "all"]),
+        ["base", "dropped", "ghost", "reg", "tiny"]
+    );
+    assert_eq!(
+        names(&["query", "-e", "cnn", "--view", "deleted"]),
+        ["dropped"]
+    );
+    assert_eq!(names(&["query", "-e", "gone", "--view", "all"]), ["ghost"]);
+    let refused = run_track(uri, &["query", "-e", "gone"]);
+    assert_eq!(refused.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("\"gone\" is deleted") && stderr.contains("--view"),
+        "{stderr}"
+    );
+
+    let experiments = |view: &str| -> Vec<String> {
+        ok(run_track(
+            uri,
+            &["experiments", "--view", view, "--format", "csv"],
+        ))
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let cells: Vec<&str> = l.split(',').collect();
+            format!("{}:{}", cells[1], cells[cells.len() - 1])
+        })
+        .collect()
+    };
+    assert_eq!(experiments("deleted"), ["gone:deleted"]);
+    assert_eq!(
+        experiments("all"),
+        ["Default:active", "cnn:active", "mlp:active", "gone:deleted"]
+    );
+
+    let out_text = out.display().to_string();
+    let refused = run_track(uri, &["export", "-e", "gone", "--out", &out_text]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("--include-deleted"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    let exported = ok(run_track(
+        uri,
+        &["export", "--include-deleted", "--out", &out_text, "--json"],
+    ));
+    let mut runs: Vec<(String, u64)> = exported
+        .lines()
+        .map(|line| {
+            let summary: Value = serde_json::from_str(line).expect("summary");
+            (
+                summary["experiment_name"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string(),
+                summary["runs"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    runs.sort();
+    assert_eq!(
+        runs,
+        [
+            ("Default".to_string(), 0),
+            ("cnn".to_string(), 3),
+            ("gone".to_string(), 1),
+            ("mlp".to_string(), 1)
+        ]
+    );
 }
 
 /// Every CLI command against `uri`; returns the outputs that must not depend on the backend.
@@ -576,8 +749,13 @@ fn cli_commands_work_against_an_embedded_db_and_a_daemon_alike() {
         &ids,
         &dir.path().join("export-embedded"),
     );
+    exercise_deleted(
+        &db.display().to_string(),
+        &dir.path().join("deleted-embedded"),
+    );
     let daemon = DaemonProcess::start(&db, "127.0.0.1:0");
     let served = exercise_cli(&daemon.url, &ids, &dir.path().join("export-daemon"));
+    exercise_deleted(&daemon.url, &dir.path().join("deleted-daemon"));
     assert_eq!(
         embedded, served,
         "the same answers from the store embedded and served"

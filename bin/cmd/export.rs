@@ -5,15 +5,22 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-use super::query::{experiment_ids, open_client};
+use tracker::entities::ViewType;
+
+use super::query::{experiment_ids_in, open_client};
 use crate::GlobalArgs;
 
 /// Flags of `track export`.
 #[derive(Debug, clap::Args)]
 pub struct ExportArgs {
-    /// Export only this experiment (by name); repeat for several. Default: every experiment.
+    /// Export only this experiment (by name); repeat for several. Default: every experiment
+    /// (every active one without `--include-deleted`).
     #[arg(long, short)]
     pub experiment: Vec<String>,
+    /// Export deleted experiments and deleted runs too (the `runs` table's `lifecycle_stage`
+    /// tells them apart). Default: active ones only.
+    #[arg(long)]
+    pub include_deleted: bool,
     /// Directory to write the tables under:
     /// `{runs,params,metrics,epochs,analysis}/experiment_id=<id>/part-0.parquet`.
     #[arg(long)]
@@ -27,8 +34,18 @@ pub struct ExportArgs {
 /// one or more failed (each named on stderr; the others are exported all the same).
 pub fn run(args: ExportArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let client = open_client(global)?;
-    let ids = experiment_ids(&client, &args.experiment)?;
-    let report = tracker::export::export_with_client(&client, Some(&ids), &args.out)
+    let view = if args.include_deleted {
+        ViewType::All
+    } else {
+        ViewType::ActiveOnly
+    };
+    let ids = experiment_ids_in(
+        &client,
+        &args.experiment,
+        view,
+        "`--include-deleted` exports deleted experiments",
+    )?;
+    let report = tracker::export::export_with_client(&client, Some(&ids), &args.out, view)
         .with_context(|| format!("exporting to {}", args.out.display()))?;
     for summary in &report.exported {
         if args.json {

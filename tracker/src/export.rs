@@ -14,7 +14,9 @@
 //! partitioning="hive")`. The `experiment_id` column comes from the directory names (the engines
 //! infer an integer type for MLflow's numeric ids; pandas makes it categorical); every file holds
 //! the experiment's name as the column `experiment_name`. Directory names depend on the id alone,
-//! never on the name, so any valid name (up to 500 bytes) exports.
+//! never on the name, so any valid name (up to 500 bytes) exports. Deleted experiments and runs
+//! are left out unless asked for ([`export_with_client`] with `ViewType::All`: `track export
+//! --include-deleted`); the `runs` table's `lifecycle_stage` tells them apart.
 //!
 //! Every partition of a table has the same schema, whatever the experiment logged: params and
 //! metrics are long (key/value) tables, and `epochs` is tidy (one row per run, step and key;
@@ -124,16 +126,20 @@ pub struct ExperimentData {
 }
 
 impl ExperimentData {
-    /// Reads an experiment's active runs and every metric point of them from the store, in two
-    /// queries.
+    /// Reads an experiment's runs in `view` (active, deleted or all) and every metric point of
+    /// them from the store, in two queries.
     ///
     /// # Errors
     /// `RESOURCE_DOES_NOT_EXIST` for an unknown experiment; database errors.
-    pub fn from_store(store: &Store, experiment_id: &str) -> Result<ExperimentData> {
+    pub fn from_store(
+        store: &Store,
+        experiment_id: &str,
+        view: ViewType,
+    ) -> Result<ExperimentData> {
         let experiment = store.get_experiment(experiment_id)?;
-        let runs = store.experiment_runs(experiment_id, ViewType::ActiveOnly)?;
+        let runs = store.experiment_runs(experiment_id, view)?;
         let mut history: HashMap<String, Vec<Metric>> = HashMap::new();
-        for point in store.experiment_metrics(experiment_id, ViewType::ActiveOnly)? {
+        for point in store.experiment_metrics(experiment_id, view)? {
             history.entry(point.run_id).or_default().push(point.metric);
         }
         Ok(ExperimentData {
@@ -143,18 +149,23 @@ impl ExperimentData {
         })
     }
 
-    /// Reads an experiment's active runs and their metric histories through a client: from
+    /// Reads an experiment's runs in `view` and their metric histories through a client: from
     /// its store when embedded, else with one search and a get-history request per run and key.
     ///
     /// # Errors
     /// As [`ExperimentData::from_store`], or the daemon's errors.
-    pub fn from_client(client: &Client, experiment_id: &str) -> Result<ExperimentData> {
+    pub fn from_client(
+        client: &Client,
+        experiment_id: &str,
+        view: ViewType,
+    ) -> Result<ExperimentData> {
         if let Some(store) = client.store() {
-            return ExperimentData::from_store(store, experiment_id);
+            return ExperimentData::from_store(store, experiment_id, view);
         }
         let experiment = client.get_experiment(experiment_id)?;
         let search = SearchRuns {
             experiment_ids: vec![experiment_id.to_string()],
+            view_type: view,
             ..SearchRuns::default()
         };
         let runs = client.search_all_runs(&search, None)?;
@@ -173,8 +184,8 @@ impl ExperimentData {
     }
 }
 
-/// Exports one experiment of `store` under `out_dir`: what `track export` does for one
-/// experiment, and what the daemon's `--export-dir` hook does when a run ends.
+/// Exports one experiment of `store` under `out_dir`, its active runs only: what the daemon's
+/// `--export-dir` hook does when a run ends.
 ///
 /// # Errors
 /// `RESOURCE_DOES_NOT_EXIST` for an unknown experiment; I/O and Parquet errors naming the file.
@@ -183,20 +194,28 @@ pub fn export_experiment(
     experiment_id: &str,
     out_dir: &Path,
 ) -> Result<ExportSummary> {
-    write_experiment(&ExperimentData::from_store(store, experiment_id)?, out_dir)
+    let data = ExperimentData::from_store(store, experiment_id, ViewType::ActiveOnly)?;
+    write_experiment(&data, out_dir)
 }
 
-/// Exports every active experiment of `store` under `out_dir`.
+/// Exports every active experiment of `store` (their active runs) under `out_dir`.
 ///
 /// # Errors
 /// The experiments cannot be listed; the failures of single experiments are in the report.
 pub fn export_all(store: &Store, out_dir: &Path) -> Result<ExportReport> {
-    export_with_client(&Client::from_store(store.clone()), None, out_dir)
+    export_with_client(
+        &Client::from_store(store.clone()),
+        None,
+        out_dir,
+        ViewType::ActiveOnly,
+    )
 }
 
-/// Exports the experiments `experiment_ids` (every active one when `None`) through a client,
-/// embedded or remote, under `out_dir`. An experiment that fails is reported in
-/// [`ExportReport::failed`] (and logged) and the others are exported all the same.
+/// Exports the experiments `experiment_ids` (every one in `view` when `None`), each with its
+/// runs in `view`, through a client, embedded or remote, under `out_dir`: what `track export`
+/// does (`ViewType::All` with `--include-deleted`, else `ViewType::ActiveOnly`). An experiment
+/// that fails is reported in [`ExportReport::failed`] (and logged) and the others are exported
+/// all the same.
 ///
 /// # Errors
 /// The experiments cannot be listed.
@@ -204,18 +223,21 @@ pub fn export_with_client(
     client: &Client,
     experiment_ids: Option<&[String]>,
     out_dir: &Path,
+    view: ViewType,
 ) -> Result<ExportReport> {
     let ids: Vec<String> = match experiment_ids {
         Some(ids) => ids.to_vec(),
         None => client
-            .list_experiments()?
+            .list_experiments_in(view)?
             .into_iter()
             .map(|e| e.experiment_id)
             .collect(),
     };
     let mut report = ExportReport::default();
     for id in ids {
-        match ExperimentData::from_client(client, &id).and_then(|d| write_experiment(&d, out_dir)) {
+        let exported = ExperimentData::from_client(client, &id, view)
+            .and_then(|data| write_experiment(&data, out_dir));
+        match exported {
             Ok(summary) => report.exported.push(summary),
             Err(error) => {
                 tracing::warn!(experiment_id = %id, error = %error_chain(&error), "export failed");

@@ -751,6 +751,7 @@ fn without_serving_artifacts_experiments_get_the_root_itself() {
         listed["files"],
         json!([{"path": "model.bin", "is_dir": false, "file_size": 7}])
     );
+    api.assert_no_artifact_proxy(&exp, &run);
 
     // A root URI (a bucket): handed out, never read by the daemon.
     let api = start(ArtifactUris::Root("s3://bucket/mlruns/".into()));
@@ -770,6 +771,67 @@ fn without_serving_artifacts_experiments_get_the_root_itself() {
         (status, &answer["error_code"]),
         (400, &json!("INVALID_PARAMETER_VALUE"))
     );
+    api.assert_no_artifact_proxy(&exp, &run);
+}
+
+impl Api {
+    /// Not serving artifacts, the daemon has no `mlflow-artifacts` proxy (as `mlflow server
+    /// --no-serve-artifacts`): upload, download and list under both prefixes answer the JSON
+    /// 404 of an unknown route, and nothing is written under the artifact root.
+    fn assert_no_artifact_proxy(&self, exp: &str, run: &str) {
+        let root = self.dir.path().join("runs-artifacts");
+        let before = files_under(&root);
+        for prefix in [
+            "/api/2.0/mlflow-artifacts",
+            "/ajax-api/2.0/mlflow-artifacts",
+        ] {
+            let base = format!("{}{prefix}/artifacts", self.daemon.url());
+            let file = format!("{base}/{exp}/{run}/artifacts/proxied.txt");
+            let answers = [
+                read(self.agent.put(&file).send("bytes").expect("sent")),
+                read(self.agent.get(&file).call().expect("sent")),
+                read(
+                    self.agent
+                        .get(&base)
+                        .query("path", format!("{exp}/{run}/artifacts"))
+                        .call()
+                        .expect("sent"),
+                ),
+            ];
+            for (status, answer) in answers {
+                assert_eq!(status, 404, "{prefix}: {answer}");
+                assert_eq!(
+                    answer["error_code"], "ENDPOINT_NOT_FOUND",
+                    "{prefix}: {answer}"
+                );
+                assert!(
+                    answer["message"]
+                        .as_str()
+                        .is_some_and(|m| m.contains(&format!("{prefix}/artifacts"))),
+                    "names the route: {answer}"
+                );
+            }
+        }
+        assert_eq!(files_under(&root), before, "the proxy wrote under the root");
+    }
+}
+
+/// Every file under `dir` (none when it does not exist), sorted.
+fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    files
 }
 
 /// Schema version 1 as released (before dataset inputs), frozen here: the migration to the

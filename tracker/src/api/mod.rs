@@ -2,12 +2,12 @@
 //!
 //! Routes follow `docs/mlflow-wire.md` (the official MLflow client logs to this daemon
 //! unchanged): `/api/2.0/mlflow/{experiments,runs,metrics,artifacts}/...`, the `mlflow-artifacts`
-//! upload, download and list routes, the same under `/ajax-api/2.0/` (MLflow's web UI prefix),
-//! `GET /health` and `GET /version`. Requests are validated as MLflow's server validates them
-//! (`request`: a field of the wrong JSON type is a 400 with MLflow's message). Errors are
-//! MLflow's JSON (`{"error_code", "message"}`) with MLflow's HTTP statuses, mapped once in
-//! [`ApiError`]; a client mistake is a 4xx, never a 5xx (the MLflow client retries 5xx for
-//! minutes); unknown routes get a JSON 404.
+//! upload, download and list routes (only for a store with [`ArtifactUris::Served`]), the same
+//! under `/ajax-api/2.0/` (MLflow's web UI prefix), `GET /health` and `GET /version`. Requests
+//! are validated as MLflow's server validates them (`request`: a field of the wrong JSON type
+//! is a 400 with MLflow's message). Errors are MLflow's JSON (`{"error_code", "message"}`)
+//! with MLflow's HTTP statuses, mapped once in [`ApiError`]; a client mistake is a 4xx, never
+//! a 5xx (the MLflow client retries 5xx for minutes); unknown routes get a JSON 404.
 //!
 //! # Data flow
 //! ```text
@@ -51,7 +51,7 @@ use axum::routing::{get, post};
 use tower_http::timeout::TimeoutLayer;
 
 use crate::error::{Error, Result};
-use crate::store::Store;
+use crate::store::{ArtifactUris, Store};
 
 /// The address `track daemon` binds when none is given.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:5055";
@@ -255,7 +255,7 @@ pub(crate) fn router(state: Arc<AppState>, config: &DaemonConfig) -> Router {
             get(artifacts::download).put(artifacts::upload),
         )
         .layer(DefaultBodyLimit::max(config.max_artifact_bytes));
-    Router::new()
+    let mut app = Router::new()
         .route("/health", get(|| async { "OK" }))
         .route("/version", get(|| async { MLFLOW_COMPAT_VERSION }))
         // MLflow's web UI calls the same routes under `/ajax-api/2.0/...`.
@@ -264,10 +264,15 @@ pub(crate) fn router(state: Arc<AppState>, config: &DaemonConfig) -> Router {
         .route(
             "/api/2.0/gapwatch/runs/analysis",
             get(handlers::get_run_analysis),
-        )
-        .nest("/api/2.0/mlflow-artifacts", artifacts.clone())
-        .nest("/ajax-api/2.0/mlflow-artifacts", artifacts)
-        .fallback(not_found)
+        );
+    // The proxy only when clients get `mlflow-artifacts:` URIs: with `--no-serve-artifacts`
+    // (file:// or bucket URIs) these routes are unknown, as on `mlflow server`.
+    if *state.store.artifact_uris() == ArtifactUris::Served {
+        app = app
+            .nest("/api/2.0/mlflow-artifacts", artifacts.clone())
+            .nest("/ajax-api/2.0/mlflow-artifacts", artifacts);
+    }
+    app.fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,

@@ -234,8 +234,8 @@ impl HttpBackend {
         Ok(response.experiment_id)
     }
 
-    /// Every active experiment, following pagination.
-    pub(crate) fn experiments(&self) -> Result<Vec<Experiment>> {
+    /// Every experiment in `view`, following pagination.
+    pub(crate) fn experiments(&self, view: ViewType) -> Result<Vec<Experiment>> {
         let mut all = Vec::new();
         let mut token: Option<String> = None;
         loop {
@@ -243,7 +243,7 @@ impl HttpBackend {
                 "experiments/search",
                 &SearchExperiments {
                     max_results: 1000,
-                    view_type: ViewType::ActiveOnly,
+                    view_type: view,
                     page_token: token.as_deref(),
                 },
             )?;

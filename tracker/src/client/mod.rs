@@ -27,7 +27,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Deserialize;
 
-use crate::entities::{Experiment, Metric, Param, Run, RunStatus, RunTag, TAG_RUN_NAME};
+use crate::entities::{Experiment, Metric, Param, Run, RunStatus, RunTag, TAG_RUN_NAME, ViewType};
 use crate::error::{Error, Result};
 use crate::store::{CreateRun, SearchExperiments, SearchRuns, Store};
 
@@ -187,11 +187,19 @@ impl Client {
 
     /// Every active experiment, by id.
     pub fn list_experiments(&self) -> Result<Vec<Experiment>> {
+        self.list_experiments_in(ViewType::ActiveOnly)
+    }
+
+    /// Every experiment in `view` (active, deleted or all), by id.
+    pub fn list_experiments_in(&self, view: ViewType) -> Result<Vec<Experiment>> {
         let mut all = match &self.backend {
-            Backend::Http(http) => http.experiments()?,
+            Backend::Http(http) => http.experiments(view)?,
             Backend::Embedded(store) => {
                 let mut all = Vec::new();
-                let mut search = SearchExperiments::default();
+                let mut search = SearchExperiments {
+                    view_type: view,
+                    ..SearchExperiments::default()
+                };
                 loop {
                     let (page, next) = store.search_experiments(&search)?;
                     all.extend(page);
@@ -207,14 +215,14 @@ impl Client {
         Ok(all)
     }
 
-    /// The experiments named `names`, in that order; every active experiment when `names` is
-    /// empty.
+    /// The experiments named `names`, in that order, whatever their lifecycle stage (check
+    /// [`Experiment::lifecycle_stage`]); every experiment in `view` when `names` is empty.
     ///
     /// # Errors
     /// `RESOURCE_DOES_NOT_EXIST` naming the first name that matches no experiment.
-    pub fn resolve_experiments(&self, names: &[String]) -> Result<Vec<Experiment>> {
+    pub fn resolve_experiments(&self, names: &[String], view: ViewType) -> Result<Vec<Experiment>> {
         if names.is_empty() {
-            return self.list_experiments();
+            return self.list_experiments_in(view);
         }
         names
             .iter()

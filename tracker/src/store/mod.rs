@@ -266,6 +266,11 @@ impl Store {
         &self.inner.artifact_root
     }
 
+    /// How this store writes artifact URIs ([`ArtifactUris::Served`]: through a daemon).
+    pub fn artifact_uris(&self) -> &ArtifactUris {
+        &self.inner.artifact_uris
+    }
+
     // ----- experiments -----
 
     /// Creates an experiment and returns its id. `artifact_location` defaults to the
