@@ -270,8 +270,8 @@ mod tests {
 
     #[test]
     fn values_are_written_as_pythons_json_dumps_writes_them() {
-        let value: Value = serde_json::from_str(r#"{"b": [1, 2.5, true, null], "a": "é😀"}"#)
-            .expect("parses");
+        let value: Value =
+            serde_json::from_str(r#"{"b": [1, 2.5, true, null], "a": "é😀"}"#).expect("parses");
         assert_eq!(
             python_json(&value),
             r#"{"a":"\u00e9\ud83d\ude00","b":[1,2.5,true,null]}"#
