@@ -65,6 +65,17 @@ fn demo_baseline_overfits_and_regularization_narrows_the_gap() -> TestResult {
     let text = String::from_utf8(demo.stdout)?;
     assert!(text.contains("verdict: overfitting"), "{text}");
     assert!(text.contains("params that differ"), "{text}");
+    // The demo says how the cure did against the baseline, in standard errors of the
+    // difference, and whether that is beyond the noise.
+    let cure = text
+        .lines()
+        .find(|l| l.starts_with("regularized vs baseline, best validation loss:"))
+        .ok_or_else(|| format!("no comparison of the cure in {text}"))?;
+    assert!(
+        cure.contains("standard errors of the difference")
+            && (cure.contains("beyond the noise") || cure.contains("within the noise")),
+        "{cure}"
+    );
 
     let baseline = json(&db, &["analyze", "baseline", "--json"])?;
     assert_eq!(baseline["verdict"]["label"], "overfitting", "{baseline:#}");

@@ -171,3 +171,180 @@ fn a_bad_config_key_is_named_and_nothing_is_trained() -> TestResult {
     assert!(stderr.contains("learnig_rate"), "{stderr}");
     Ok(())
 }
+
+/// Runs `track train --quiet` over the embedded store `db` with `sets`, from `dir`.
+fn train_in(
+    dir: &Path,
+    db: &Path,
+    sets: &[String],
+) -> Result<std::process::Output, std::io::Error> {
+    let mut command = Command::new(TRACK);
+    command
+        .args(["train", "--quiet", "--tracking-uri"])
+        .arg(db)
+        .env_remove("MLFLOW_TRACKING_URI")
+        .env_remove("TRACK_TRACKING_URI")
+        .current_dir(dir);
+    for set in sets {
+        command.args(["--set", set]);
+    }
+    command.output()
+}
+
+/// The runs the embedded store `db` holds (none when the file was never created).
+fn stored_runs(db: &Path) -> Result<usize, Box<dyn std::error::Error>> {
+    if !db.exists() {
+        return Ok(0);
+    }
+    let output = Command::new(TRACK)
+        .args(["runs", "--format", "json", "--tracking-uri"])
+        .arg(db)
+        .output()?;
+    // Exit 1: nothing found.
+    assert!(
+        matches!(output.status.code(), Some(0 | 1)),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let runs: serde_json::Value = serde_json::from_slice(&output.stdout)?;
+    Ok(runs.as_array().map_or(0, Vec::len))
+}
+
+/// A setup that cannot train exits 2 with one clear message, and records no run.
+fn refused_before_any_run(data: &Path, expect: &str) -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let db = dir.path().join("runs.db");
+    let output = train_in(
+        dir.path(),
+        &db,
+        &[format!("data.path={:?}", data.display().to_string())],
+    )?;
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains(expect), "{stderr}");
+    assert_eq!(
+        stderr.trim().lines().count(),
+        1,
+        "one message, once: {stderr}"
+    );
+    assert!(
+        !stderr.contains('\u{1b}'),
+        "no colour codes into a pipe: {stderr:?}"
+    );
+    assert_eq!(stored_runs(&db)?, 0, "no run is recorded");
+    Ok(())
+}
+
+/// Copies `count` bundled PNG photos into `dir/<class>/`.
+fn photos_into(dir: &Path, class: &str, count: usize) -> TestResult {
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/photos");
+    let class_dir = dir.join(class);
+    std::fs::create_dir_all(&class_dir)?;
+    let mut pngs: Vec<_> = std::fs::read_dir(&source)?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "png"))
+        .collect();
+    pngs.sort();
+    for (i, png) in pngs.iter().cycle().take(count).enumerate() {
+        std::fs::copy(png, class_dir.join(format!("{i}.png")))?;
+    }
+    Ok(())
+}
+
+#[test]
+fn a_folder_with_one_class_exits_2_and_records_no_run() -> TestResult {
+    let data = tempfile::tempdir()?;
+    photos_into(data.path(), "cats", 6)?;
+    refused_before_any_run(data.path(), "a classifier needs at least two")
+}
+
+#[test]
+fn a_missing_data_path_exits_2_and_records_no_run() -> TestResult {
+    let data = tempfile::tempdir()?;
+    refused_before_any_run(&data.path().join("no-such-folder"), "no-such-folder")
+}
+
+#[test]
+fn an_empty_data_folder_exits_2_and_records_no_run() -> TestResult {
+    let data = tempfile::tempdir()?;
+    refused_before_any_run(data.path(), "no images")
+}
+
+#[test]
+fn a_tiny_validation_split_trains_with_a_warning_that_gives_its_noise_band() -> TestResult {
+    let data = tempfile::tempdir()?;
+    photos_into(data.path(), "a", 12)?;
+    photos_into(data.path(), "b", 12)?;
+    let dir = tempfile::tempdir()?;
+    let db = dir.path().join("runs.db");
+    let sets = [
+        format!("data.path={:?}", data.path().display().to_string()),
+        "data.val_fraction=0.25".to_string(),
+        "train.epochs=1".to_string(),
+        "transforms.size=32".to_string(),
+        "model.conv_channels=[4]".to_string(),
+        "model.dense_units=[]".to_string(),
+    ];
+    let output = train_in(dir.path(), &db, &sets)?;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    // 6 validation images: one standard error of accuracy at 50% is √(0.25/6) = 20.4 points.
+    let warning = stderr
+        .lines()
+        .find(|l| l.starts_with("warning: only 6 validation images"))
+        .ok_or_else(|| format!("no warning in {stderr}"))?;
+    assert!(warning.contains("±20.4 points"), "{warning}");
+    assert_eq!(stored_runs(&db)?, 1);
+    Ok(())
+}
+
+#[test]
+fn photos_default_to_64_pixels_and_a_pooled_head_and_the_plan_is_shown() -> TestResult {
+    let data = tempfile::tempdir()?;
+    photos_into(data.path(), "a", 10)?;
+    photos_into(data.path(), "b", 10)?;
+    let dir = tempfile::tempdir()?;
+    let db = dir.path().join("runs.db");
+    let output = Command::new(TRACK)
+        .args(["train", "--json", "--tracking-uri"])
+        .arg(&db)
+        .args([
+            "--set",
+            &format!("data.path={:?}", data.path().display().to_string()),
+        ])
+        .args(["--set", "train.epochs=1", "--set", "data.val_fraction=0.2"])
+        .env_remove("MLFLOW_TRACKING_URI")
+        .env_remove("TRACK_TRACKING_URI")
+        .current_dir(dir.path())
+        .output()?;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("model: input 3x64x64, head global_avg_pool, 27970 parameters"),
+        "{stderr}"
+    );
+    let summary: serde_json::Value = serde_json::from_slice(&output.stdout)?;
+    assert_eq!(summary["num_params"], 27970);
+    // --size is short for transforms.size, and a flatten head at that size draws the warning.
+    let big = Command::new(TRACK)
+        .args(["train", "--quiet", "--size", "96", "--tracking-uri"])
+        .arg(&db)
+        .args([
+            "--set",
+            &format!("data.path={:?}", data.path().display().to_string()),
+        ])
+        .args(["--set", "train.epochs=1", "--set", "model.head=flatten"])
+        .env_remove("MLFLOW_TRACKING_URI")
+        .env_remove("TRACK_TRACKING_URI")
+        .current_dir(dir.path())
+        .output()?;
+    let stderr = String::from_utf8_lossy(&big.stderr);
+    assert!(big.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("parameters per training image, far more than the data can support")
+            && stderr.contains("--set model.head=global_avg_pool"),
+        "{stderr}"
+    );
+    Ok(())
+}

@@ -128,10 +128,28 @@ pub fn print_analysis(out: &mut impl Write, name: &str, a: &Analysis) -> anyhow:
         .val_acc
         .map(|v| format!(", val acc {:.2}%", v * 100.0))
         .unwrap_or_default();
+    let se = a
+        .best
+        .se
+        .map(|se| format!(" ± {se:.4}"))
+        .unwrap_or_default();
     writeln!(
         out,
-        "  best epoch {} by {} = {:.4} (val loss {:.4}{acc})",
+        "  best epoch {} by {} = {:.4}{se} (val loss {:.4}{acc})",
         a.best.epoch, a.best.metric, a.best.value, a.best.val_loss
+    )?;
+    let noise = &a.noise;
+    let loss_se = noise
+        .val_loss_se
+        .map_or("unknown".to_string(), |se| format!("{se:.4}"));
+    let acc_se = noise
+        .val_acc_se
+        .map(|se| format!(", accuracy ±{:.1} pts", se * 100.0))
+        .unwrap_or_default();
+    writeln!(
+        out,
+        "  noise of one epoch: validation loss ±{loss_se}{acc_se} ({})",
+        noise.describe()
     )?;
     let gap = |v: Option<f64>, pct: bool| match v {
         Some(v) if pct => format!("{:+.2} pts", v * 100.0),

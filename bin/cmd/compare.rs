@@ -118,7 +118,7 @@ pub fn print_comparison(out: &mut impl Write, comparison: &Comparison) -> anyhow
             comparison.differing.join(", ")
         )?;
     }
-    writeln!(out, "best outcome first:")?;
+    writeln!(out, "best outcome first ({}):", comparison.ranking)?;
     comparison.table().write(Format::Table, out)?;
     Ok(())
 }

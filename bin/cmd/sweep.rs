@@ -29,6 +29,9 @@ pub struct SweepArgs {
     /// Override a base config key for every run, as `track train --set` (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub sets: Vec<String>,
+    /// Side of the model's input in pixels for every run: short for `--set transforms.size=N`.
+    #[arg(long, value_name = "PIXELS")]
+    pub size: Option<u32>,
     /// One axis of the grid: `KEY=V1,V2,...` (a config key as `track train --set` takes it;
     /// `augment=` is short for `transforms.augment=`). Repeat for more axes.
     #[arg(long = "grid", value_name = "KEY=V1,V2", required = true)]
@@ -102,7 +105,8 @@ pub fn combinations(axes: &[Axis]) -> anyhow::Result<Vec<Vec<(String, String)>>>
 
 /// Runs `track sweep`: every combination (× `--repeat`) trained as a run tagged with the sweep
 /// id, then the runs ranked by their best validation metric with gap and verdict.
-pub fn run(args: SweepArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+pub fn run(mut args: SweepArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    args.sets.extend(super::train::size_set(args.size));
     let axes = args
         .grid
         .iter()

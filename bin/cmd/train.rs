@@ -10,7 +10,9 @@ use indicatif::ProgressBar;
 use tracker::client::Client;
 use trainer::checkpoint;
 use trainer::config::RunConfig;
-use trainer::fit::{CONFIG_ARTIFACT, EpochMetrics, FitOptions, FitSummary, Progress};
+use trainer::fit::{
+    CONFIG_ARTIFACT, EpochMetrics, FitOptions, FitSummary, Plan, Prepared, Progress,
+};
 use trainer::report::RunStatus;
 
 use crate::GlobalArgs;
@@ -30,6 +32,10 @@ pub struct TrainArgs {
     /// (repeatable; the value is TOML, a bare word is a string).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub sets: Vec<String>,
+    /// Side of the model's input in pixels: short for `--set transforms.size=N` (default: the
+    /// native size of IDX data, 64 for image files).
+    #[arg(long, value_name = "PIXELS")]
+    pub size: Option<u32>,
     /// Device: `cpu`, `cuda` or `cuda:N` (CUDA needs a build with `--features cuda`).
     #[arg(long, default_value = "cpu", env = "TRACK_DEVICE")]
     pub device: String,
@@ -41,7 +47,7 @@ pub struct TrainArgs {
     pub run_name: Option<String>,
     /// Continue the stopped run RUN (its id) from its last checkpoint, with its recorded config
     /// (`--config` and `--set` are not allowed with it).
-    #[arg(long, value_name = "RUN", conflicts_with_all = ["config", "sets"])]
+    #[arg(long, value_name = "RUN", conflicts_with_all = ["config", "sets", "size"])]
     pub resume: Option<String>,
     /// Local working directory of checkpoints (uploaded to the run's artifacts as they are
     /// written). Default: a per-run folder under the system temp directory.
@@ -52,35 +58,55 @@ pub struct TrainArgs {
     pub json: bool,
 }
 
+/// `--size N` as the override it is short for.
+pub fn size_set(size: Option<u32>) -> Option<String> {
+    size.map(|n| format!("transforms.size={n}"))
+}
+
 /// Runs `track train`: 0 when the run finished, 130 when Ctrl-C stopped it, 2 on an error.
+///
+/// A setup that cannot train (a missing or empty data path, fewer than two classes, an invalid
+/// config) is refused before a run is recorded.
 pub fn run(args: TrainArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     trainer::device::parse_device(&args.device)?;
     let uri = global.tracking_uri();
     let client = Client::open(&uri).with_context(|| format!("tracking URI {uri}"))?;
-    let (config, reporter) = match &args.resume {
-        None => {
-            let config = RunConfig::load(args.config.as_deref(), &args.sets)?;
-            let reporter =
-                TrackerReporter::start(&client, &args.experiment, args.run_name.as_deref())?;
-            (config, reporter)
-        }
-        Some(run_id) => {
-            let reporter = TrackerReporter::resume(&client, run_id)?;
-            let dir = checkpoint_dir(args.checkpoint_dir.as_deref(), run_id);
-            let path = reporter.download(CONFIG_ARTIFACT, &dir)?;
-            (RunConfig::load(Some(&path), &[])?, reporter)
-        }
-    };
     let options = TrainOptions {
         device: args.device.clone(),
         checkpoint_root: args.checkpoint_dir.clone(),
         resume: args.resume.is_some(),
         quiet: global.quiet,
     };
+    let (prepared, reporter) = match &args.resume {
+        None => {
+            let mut sets = args.sets.clone();
+            sets.extend(size_set(args.size));
+            let config = RunConfig::load(args.config.as_deref(), &sets)?;
+            let prepared = prepare(&config, &options)?;
+            let reporter =
+                TrackerReporter::start(&client, &args.experiment, args.run_name.as_deref())?;
+            (prepared, reporter)
+        }
+        Some(run_id) => {
+            let reporter = TrackerReporter::resume(&client, run_id)?;
+            let dir = checkpoint_dir(args.checkpoint_dir.as_deref(), run_id);
+            let path = reporter.download(CONFIG_ARTIFACT, &dir)?;
+            let prepared = RunConfig::load(Some(&path), &[])
+                .map_err(anyhow::Error::from)
+                .and_then(|config| prepare(&config, &options));
+            match prepared {
+                Ok(prepared) => (prepared, reporter),
+                Err(error) => {
+                    fail_run(reporter, &error);
+                    return Err(error);
+                }
+            }
+        }
+    };
     if !global.quiet {
         eprintln!("run {} at {uri}", reporter.run_id());
     }
-    let (run_id, summary) = train_with(&config, reporter, &options)?;
+    let (run_id, summary) = train_with(prepared, reporter, &options)?;
     if args.json {
         println!(
             "{}",
@@ -120,8 +146,8 @@ impl Default for TrainOptions {
 }
 
 /// Trains `config` as a new run of `experiment` (`track sweep` and `track demo` call this);
-/// returns the run id and what the fit did. Ctrl-C stops the run (status KILLED).
-#[allow(dead_code)] // the entry point of `track sweep` and `track demo`
+/// returns the run id and what the fit did. Ctrl-C stops the run (status KILLED). A setup that
+/// cannot train is refused before the run is recorded.
 pub fn train_new_run(
     client: &Client,
     experiment: &str,
@@ -129,8 +155,56 @@ pub fn train_new_run(
     config: &RunConfig,
     options: &TrainOptions,
 ) -> anyhow::Result<(String, FitSummary)> {
+    let prepared = prepare(config, options)?;
     let reporter = TrackerReporter::start(client, experiment, run_name)?;
-    train_with(config, reporter, options)
+    train_with(prepared, reporter, options)
+}
+
+/// Opens the data and sizes the model of `config`, then shows the plan (unless quiet) and its
+/// warnings (always) on stderr.
+pub fn prepare(config: &RunConfig, options: &TrainOptions) -> anyhow::Result<Prepared> {
+    let prepared = trainer::fit::prepare(config)?;
+    let plan = prepared.plan();
+    if !options.quiet {
+        eprintln!("{}", describe_plan(plan));
+    }
+    for warning in &plan.warnings {
+        eprintln!("warning: {warning}");
+    }
+    Ok(prepared)
+}
+
+/// The plan in two lines: the data, then the model's input and size.
+pub fn describe_plan(plan: &Plan) -> String {
+    let test = if plan.test_size > 0 {
+        format!(", {} test", plan.test_size)
+    } else {
+        String::new()
+    };
+    let input = plan.input;
+    format!(
+        "data: {} training, {} validation{test} images; {} classes\n\
+         model: input {}x{}x{}, head {}, {} parameters ({:.0} per training image)",
+        plan.train_size,
+        plan.val_size,
+        plan.class_names.len(),
+        input.channels,
+        input.height,
+        input.width,
+        plan.head.as_str(),
+        plan.num_params,
+        plan.params_per_image()
+    )
+}
+
+/// Records a run that could not start as FAILED with `error`'s message.
+fn fail_run(mut reporter: TrackerReporter, error: &anyhow::Error) {
+    let status = RunStatus::Failed {
+        error: format!("{error:#}"),
+    };
+    if let Err(report_error) = trainer::report::Reporter::finish(&mut reporter, &status) {
+        tracing::warn!(error = %report_error, "could not record the FAILED status");
+    }
 }
 
 fn checkpoint_dir(root: Option<&Path>, run_id: &str) -> PathBuf {
@@ -142,7 +216,7 @@ fn checkpoint_dir(root: Option<&Path>, run_id: &str) -> PathBuf {
 }
 
 fn train_with(
-    config: &RunConfig,
+    prepared: Prepared,
     mut reporter: TrackerReporter,
     options: &TrainOptions,
 ) -> anyhow::Result<(String, FitSummary)> {
@@ -150,12 +224,9 @@ fn train_with(
     let device = match trainer::device::parse_device(&options.device) {
         Ok(device) => device,
         Err(error) => {
-            let message = error.to_string();
-            let _ = trainer::report::Reporter::finish(
-                &mut reporter,
-                &RunStatus::Failed { error: message },
-            );
-            return Err(error.into());
+            let error = anyhow::Error::from(error);
+            fail_run(reporter, &error);
+            return Err(error);
         }
     };
     let artifact_dir = checkpoint_dir(options.checkpoint_root.as_deref(), &run_id);
@@ -179,8 +250,27 @@ fn train_with(
         resume: options.resume,
     };
     let mut bars = Bars::new(options.quiet);
-    let summary = trainer::fit::fit(config, &mut reporter, &mut bars, &fit_options)
-        .with_context(|| format!("run {run_id}"))?;
+    // A panic is a crash this process can see: record the run FAILED rather than leave it
+    // RUNNING, then let the panic go on.
+    let fitted = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        trainer::fit::fit_prepared(prepared, &mut reporter, &mut bars, &fit_options)
+    }));
+    let summary = match fitted {
+        Ok(result) => result.with_context(|| format!("run {run_id}"))?,
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".to_string());
+            fail_run(reporter, &anyhow::anyhow!("training panicked: {message}"));
+            std::panic::resume_unwind(panic);
+        }
+    };
+    crate::reporter::remove_uploaded_checkpoints(
+        &fit_options.artifact_dir,
+        options.checkpoint_root.is_none(),
+    );
     Ok((run_id, summary))
 }
 

@@ -18,7 +18,8 @@ pub const STANDARD_ROTATION_DEGREES: f32 = 15.0;
 /// Brightness/contrast/saturation spread of the large-image preset's colour jitter.
 pub const STANDARD_JITTER: f32 = 0.2;
 
-/// The output side for `dataset`: `transforms.size`, else the native size (IDX), else 224.
+/// The output side for `dataset`: `transforms.size`, else the native size (IDX), else
+/// [`DEFAULT_FOLDER_IMAGE_SIZE`].
 pub fn output_side(transforms: &TransformsConfig, dataset: &Dataset) -> u32 {
     transforms
         .size

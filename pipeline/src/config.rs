@@ -31,8 +31,18 @@ pub const DEFAULT_VAL_FRACTION: f64 = 0.1;
 pub const DEFAULT_SPLIT_SEED: u64 = 0;
 /// Default limit on decoded pixels (width × height) of one image: larger files are rejected.
 pub const DEFAULT_MAX_PIXELS: u64 = 50_000_000;
-/// Default output side for sources of varying image size (ImageFolder, manifest).
-pub const DEFAULT_FOLDER_IMAGE_SIZE: u32 = 224;
+/// Default limit on an image's aspect ratio (long side / short side): more elongated images are
+/// skipped (`aspect_ratio`) from their header, before decoding. Resizing the shorter side of a
+/// 1×4,000,000 strip to 256 would need a 256×1,024,000,000 image; at 50:1 the eval resize of a
+/// 224 output makes at most 256×12,800.
+pub const DEFAULT_MAX_ASPECT_RATIO: f64 = 50.0;
+/// Default limit on an image file's size, in MiB: larger files are skipped (`file_too_large`)
+/// from their metadata, before a byte is read (a 50-megapixel JPEG is 10 to 30 MiB).
+pub const DEFAULT_MAX_FILE_MB: u64 = 64;
+/// Default output side for sources of varying image size (ImageFolder, manifest): small enough
+/// that a CNN trains from scratch on a few hundred photos at a useful speed on a CPU (the
+/// ImageNet-pretrained models' 224 costs about 12 times the compute per image).
+pub const DEFAULT_FOLDER_IMAGE_SIZE: u32 = 64;
 /// Default run seed (augmentation and shuffling).
 pub const DEFAULT_SEED: u64 = 42;
 /// Default batch size.
@@ -143,6 +153,11 @@ pub struct DataConfig {
     pub split_seed: u64,
     /// Largest accepted image, in decoded pixels (width × height); larger files are skipped.
     pub max_pixels: u64,
+    /// Largest accepted aspect ratio (long side / short side, ≥ 1); more elongated images are
+    /// skipped (`aspect_ratio`) before decoding.
+    pub max_aspect_ratio: f64,
+    /// Largest accepted image file, in MiB; larger files are skipped (`file_too_large`) unread.
+    pub max_file_mb: u64,
     /// Policy for unreadable or undecodable samples.
     pub on_error: OnError,
     /// Use at most this many samples of each split (a seeded, stratified subset); none: all.
@@ -160,6 +175,8 @@ impl Default for DataConfig {
             val_path: None,
             split_seed: DEFAULT_SPLIT_SEED,
             max_pixels: DEFAULT_MAX_PIXELS,
+            max_aspect_ratio: DEFAULT_MAX_ASPECT_RATIO,
+            max_file_mb: DEFAULT_MAX_FILE_MB,
             on_error: OnError::Skip,
             limit: None,
         }
@@ -167,7 +184,8 @@ impl Default for DataConfig {
 }
 
 impl DataConfig {
-    /// Checks the invariants: `0 < val_fraction < 1`, `max_pixels > 0`, `limit > 0`.
+    /// Checks the invariants: `0 < val_fraction < 1`, `max_pixels > 0`,
+    /// `max_aspect_ratio ≥ 1`, `max_file_mb > 0`, `limit > 0`.
     pub fn validate(&self) -> Result<()> {
         if !(self.val_fraction > 0.0 && self.val_fraction < 1.0) {
             return Err(Error::config(
@@ -180,6 +198,18 @@ impl DataConfig {
         }
         if self.max_pixels == 0 {
             return Err(Error::config("data.max_pixels", "must be > 0"));
+        }
+        if !(self.max_aspect_ratio >= 1.0 && self.max_aspect_ratio.is_finite()) {
+            return Err(Error::config(
+                "data.max_aspect_ratio",
+                format!(
+                    "{} is out of range: expected a finite ratio >= 1 (long side / short side)",
+                    self.max_aspect_ratio
+                ),
+            ));
+        }
+        if self.max_file_mb == 0 {
+            return Err(Error::config("data.max_file_mb", "must be > 0"));
         }
         if self.limit == Some(0) {
             return Err(Error::config("data.limit", "must be > 0"));
@@ -506,7 +536,8 @@ impl<'de> Deserialize<'de> for Normalize {
 pub struct TransformsConfig {
     /// Training augmentation: `none`, `standard` (the preset for the data) or `custom` (`train`).
     pub augment: Augment,
-    /// Output side in pixels; none: the native size of IDX data, 224 for image files.
+    /// Output side in pixels; none: the native size of IDX data, [`DEFAULT_FOLDER_IMAGE_SIZE`]
+    /// (64) for image files.
     pub size: Option<u32>,
     /// The ordered training chain used when `augment = "custom"` (normalization is appended).
     pub train: Vec<TransformSpec>,

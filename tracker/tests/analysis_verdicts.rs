@@ -196,7 +196,9 @@ fn causes_of_an_unregularized_run_are_ranked_with_their_keys() {
     let mut run = record(&falling(n, 6.0, 0.02), &v_shape(n, 6, 0.4, 0.8));
     for (key, value) in [
         ("train_size", "3000"),
+        ("data.limit", "3000"),
         ("num_params", "421642"),
+        ("model.dense_units", "[128]"),
         ("transforms.augment", "none"),
         ("model.conv_dropout", "0"),
         ("model.dense_dropout", "0"),
@@ -213,10 +215,11 @@ fn causes_of_an_unregularized_run_are_ranked_with_their_keys() {
     assert_eq!(
         kinds,
         vec![
-            CauseKind::TooLittleData,
+            CauseKind::ModelTooLarge,
             CauseKind::NoAugmentation,
             CauseKind::NoEarlyStopping,
             CauseKind::NoDropout,
+            CauseKind::TooLittleData,
             CauseKind::NoWeightDecay,
         ],
         "{:#?}",
@@ -236,6 +239,44 @@ fn causes_of_an_unregularized_run_are_ranked_with_their_keys() {
             .contains("3000 training samples"),
         "{}",
         analysis.causes[0].evidence
+    );
+    // The smaller model comes first, as a key and a value to try.
+    assert_eq!(analysis.causes[0].config_key, "model.dense_units");
+    assert_eq!(analysis.causes[0].suggested, "[64]");
+}
+
+#[test]
+fn more_data_is_suggested_only_when_the_run_limited_it() {
+    let n = 24;
+    let mut run = record(&falling(n, 6.0, 0.02), &v_shape(n, 6, 0.4, 0.8));
+    for (key, value) in [
+        ("train_size", "449"),
+        ("num_params", "2117059"),
+        ("model.head", "flatten"),
+        ("model.dense_units", "[128]"),
+    ] {
+        run.set_param(key, value);
+    }
+    let analysis = analyze(&run, &AnalysisConfig::default()).unwrap();
+    assert!(
+        analysis
+            .causes
+            .iter()
+            .all(|c| c.kind != CauseKind::TooLittleData),
+        "{:#?}",
+        analysis.causes
+    );
+    // 4,715 parameters per image, flatten head: pool instead.
+    let first = &analysis.causes[0];
+    assert_eq!(first.kind, CauseKind::ModelTooLarge);
+    assert_eq!(
+        (first.config_key.as_str(), first.suggested.as_str()),
+        ("model.head", "global_avg_pool")
+    );
+    assert!(
+        first.evidence.contains("4715 parameters per sample"),
+        "{}",
+        first.evidence
     );
 }
 

@@ -17,7 +17,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 pub use crate::early_stopping::{EarlyStoppingConfig, Mode, Monitor};
-pub use crate::model::ModelConfig;
+pub use crate::model::{Head, ModelConfig};
 pub use crate::optim::{OptimConfig, OptimizerKind, ScheduleKind};
 pub use pipeline::config::{DataConfig, LoaderConfig, PipelineConfig, TransformsConfig};
 

@@ -2,7 +2,9 @@
 
 use std::path::PathBuf;
 
-/// Errors the trainer returns. Every variant names what failed (a config key, a file, a column).
+/// Errors the trainer returns. Every variant names what failed (a config key, a file, a column);
+/// a variant that wraps another error keeps it as its source and does not repeat its text
+/// (print the chain with `{:#}` in anyhow, or walk `source()`).
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The run config file could not be read.
@@ -39,10 +41,10 @@ pub enum Error {
         reason: String,
     },
     /// The data pipeline failed (a config key, a file, a stage).
-    #[error("data pipeline: {0}")]
+    #[error("data pipeline")]
     Pipeline(#[from] pipeline::Error),
     /// A tensor operation failed (shape mismatch, device error, ...).
-    #[error("tensor operation: {0}")]
+    #[error("tensor operation")]
     Tensor(#[from] candle_core::Error),
     /// An Arrow batch does not have the schema the trainer expects.
     #[error("batch column `{column}`: {reason}")]
@@ -69,7 +71,7 @@ pub enum Error {
         reason: String,
     },
     /// The reporter (the run's record) refused a call.
-    #[error("reporting the run: {0}")]
+    #[error("reporting the run")]
     Report(#[source] crate::report::ReportError),
     /// A file in the run's artifact directory could not be written.
     #[error("artifact {path}")]

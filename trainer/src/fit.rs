@@ -6,10 +6,16 @@
 //! Every epoch reports, through the [`Reporter`]: `train_loss`, `train_acc` (running means over
 //! the epoch's training batches, dropout and augmentation on, as Keras reports them),
 //! `train_eval_loss`, `train_eval_acc` (eval mode on a fixed training subset the size of the
-//! validation split), `val_loss`, `val_acc`, `lr`, `epoch_secs` (the whole epoch, evaluation
+//! validation split), `val_loss`, `val_acc`, `val_loss_se`, `val_acc_se`, `train_eval_loss_se`
+//! (the standard errors of those losses and accuracy, from the per-sample values: how far
+//! chance alone moves them on a set this size), `lr`, `epoch_secs` (the whole epoch, evaluation
 //! included), `images_per_sec` (training images per second of the training phase),
 //! `data_wait_secs` (time spent waiting for the pipeline) and `skipped_samples`.
 //! The end adds `test_loss`/`test_acc` (when there is a test split) and `best_epoch`.
+//!
+//! [`prepare`] opens the data and sizes the model before anything is recorded, so a setup that
+//! cannot train (one class, no data) fails with no run, and the caller can show the [`Plan`]
+//! (input shape, parameters per training image, warnings) first; [`fit_prepared`] then trains.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -25,8 +31,8 @@ use crate::config::RunConfig;
 use crate::device::device_name;
 use crate::early_stopping::EarlyStopping;
 use crate::error::{Error, Result};
-use crate::model::{Cnn, InputShape, trainable_vars};
-use crate::optim::{LrSchedule, Optimizer, correct_count, cross_entropy};
+use crate::model::{Cnn, Head, InputShape, trainable_vars};
+use crate::optim::{LrSchedule, Optimizer, correct_count, cross_entropy, per_sample_nll};
 use crate::report::{Reporter, RunStatus};
 use crate::tensor::batch_to_tensors;
 
@@ -68,6 +74,94 @@ pub struct Evaluation {
     pub acc: f64,
     /// Images evaluated.
     pub images: usize,
+    /// Standard error of `loss`: the per-sample losses' standard deviation over √images
+    /// (0 for a training pass, which does not keep per-sample losses).
+    pub loss_se: f64,
+    /// Standard error of `acc`: √(acc·(1 − acc) / images).
+    pub acc_se: f64,
+}
+
+/// More trainable parameters than this per training image draws a warning before training:
+/// far beyond what the data can pin down (the reference CNN on the bundled 9,000 images has 47,
+/// on the full Fashion-MNIST 8).
+pub const WARN_PARAMS_PER_IMAGE: f64 = 1_000.0;
+/// Fewer validation images than this draws a warning with the noise band of one epoch's
+/// validation accuracy.
+pub const WARN_VAL_IMAGES: usize = 200;
+
+/// What a run will train, known before it starts: the caller shows it and its warnings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    /// Channels, height, width of the model's input.
+    pub input: InputShape,
+    /// The model's head, `auto` resolved.
+    pub head: Head,
+    /// Trainable parameters.
+    pub num_params: usize,
+    /// Training images per epoch.
+    pub train_size: usize,
+    /// Validation images.
+    pub val_size: usize,
+    /// Test images (0: no test split).
+    pub test_size: usize,
+    /// The class names.
+    pub class_names: Vec<String>,
+    /// What looks wrong with this setup, most serious first (training goes ahead).
+    pub warnings: Vec<PlanWarning>,
+}
+
+impl Plan {
+    /// Trainable parameters per training image.
+    pub fn params_per_image(&self) -> f64 {
+        self.num_params as f64 / self.train_size.max(1) as f64
+    }
+}
+
+/// A setup that trains, but whose results will mislead without care.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PlanWarning {
+    /// Far more parameters than the training set can support.
+    ModelTooLarge {
+        /// Parameters per training image.
+        params_per_image: f64,
+        /// The config key to change first and a value to try.
+        key: &'static str,
+        /// The value to try.
+        suggested: String,
+    },
+    /// So few validation images that one epoch's accuracy moves by `acc_se_pts` points (one
+    /// standard error, at 50% accuracy) by chance alone.
+    SmallValidation {
+        /// Validation images.
+        images: usize,
+        /// One standard error of validation accuracy at 50%, in points.
+        acc_se_pts: f64,
+    },
+}
+
+impl std::fmt::Display for PlanWarning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PlanWarning::ModelTooLarge {
+                params_per_image,
+                key,
+                suggested,
+            } => write!(
+                f,
+                "{params_per_image:.0} parameters per training image, far more than the data can \
+                 support (above {WARN_PARAMS_PER_IMAGE:.0}): expect overfitting; make the model \
+                 smaller first, e.g. --set {key}={suggested}"
+            ),
+            PlanWarning::SmallValidation { images, acc_se_pts } => write!(
+                f,
+                "only {images} validation images: one epoch's validation accuracy moves by up to \
+                 ±{acc_se_pts:.1} points by chance alone (one standard error), so differences \
+                 under about {:.0} points cannot be told from noise; hold out more \
+                 (data.val_fraction), or repeat runs with other seeds (track sweep --repeat)",
+                2.0 * acc_se_pts
+            ),
+        }
+    }
 }
 
 /// The metrics of one epoch (see the module docs for their meaning).
@@ -83,10 +177,16 @@ pub struct EpochMetrics {
     pub train_eval_loss: f64,
     /// Accuracy on the fixed training subset, eval mode.
     pub train_eval_acc: f64,
+    /// Standard error of `train_eval_loss` (per-sample standard deviation over √images).
+    pub train_eval_loss_se: f64,
     /// Validation loss.
     pub val_loss: f64,
     /// Validation accuracy.
     pub val_acc: f64,
+    /// Standard error of the validation loss (per-sample standard deviation over √images).
+    pub val_loss_se: f64,
+    /// Standard error of the validation accuracy (√(acc·(1 − acc) / images)).
+    pub val_acc_se: f64,
     /// Learning rate of the epoch.
     pub lr: f64,
     /// Wall seconds of the whole epoch.
@@ -107,8 +207,11 @@ impl EpochMetrics {
             ("train_acc", self.train_acc),
             ("train_eval_loss", self.train_eval_loss),
             ("train_eval_acc", self.train_eval_acc),
+            ("train_eval_loss_se", self.train_eval_loss_se),
             ("val_loss", self.val_loss),
             ("val_acc", self.val_acc),
+            ("val_loss_se", self.val_loss_se),
+            ("val_acc_se", self.val_acc_se),
             ("lr", self.lr),
             ("epoch_secs", self.epoch_secs),
             ("images_per_sec", self.images_per_sec),
@@ -183,19 +286,134 @@ pub fn fit(
     progress: &mut dyn Progress,
     options: &FitOptions,
 ) -> Result<FitSummary> {
-    match run(config, reporter, progress, options) {
+    match prepare(config) {
+        Ok(prepared) => fit_prepared(prepared, reporter, progress, options),
+        Err(error) => {
+            record_failure(reporter, &error);
+            Err(error)
+        }
+    }
+}
+
+/// A run's data opened and its model sized, before anything is recorded: see [`prepare`].
+pub struct Prepared {
+    config: RunConfig,
+    data: Data,
+    plan: Plan,
+}
+
+impl std::fmt::Debug for Prepared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Prepared")
+            .field("plan", &self.plan)
+            .finish()
+    }
+}
+
+impl Prepared {
+    /// What will be trained, with its warnings.
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    /// The config that will be trained and recorded (`model.head = "auto"` resolved).
+    pub fn config(&self) -> &RunConfig {
+        &self.config
+    }
+}
+
+/// Opens the data of `config` and sizes its model, recording nothing.
+///
+/// Errors, before any run exists, when the config is invalid, the data path is missing or has
+/// no images, the data has fewer than two classes, or the training or validation split is
+/// empty. Setups that train but mislead (far more parameters than images, a validation split
+/// too small to judge) come back as [`Plan::warnings`].
+pub fn prepare(config: &RunConfig) -> Result<Prepared> {
+    config.validate()?;
+    let data = Data::open(config)?;
+    let mut config = config.clone();
+    let head = config
+        .model
+        .head
+        .resolve(data.input.height, data.input.width);
+    config.model.head = head;
+    let model = Cnn::new(
+        &config.model,
+        data.input,
+        &VarMap::new(),
+        &Device::Cpu,
+        config.train.seed,
+    )?;
+    let mut plan = Plan {
+        input: data.input,
+        head,
+        num_params: model.num_params(),
+        train_size: data.train.len(),
+        val_size: data.val.len(),
+        test_size: data.test.as_ref().map_or(0, Loader::len),
+        class_names: data.class_names.clone(),
+        warnings: Vec::new(),
+    };
+    if plan.params_per_image() > WARN_PARAMS_PER_IMAGE {
+        let (key, suggested) = smaller_model(&config);
+        plan.warnings.push(PlanWarning::ModelTooLarge {
+            params_per_image: plan.params_per_image(),
+            key,
+            suggested,
+        });
+    }
+    if plan.val_size < WARN_VAL_IMAGES {
+        plan.warnings.push(PlanWarning::SmallValidation {
+            images: plan.val_size,
+            acc_se_pts: 100.0 * (0.25 / plan.val_size.max(1) as f64).sqrt(),
+        });
+    }
+    Ok(Prepared { config, data, plan })
+}
+
+/// The first change that makes `config`'s model much smaller: the pooled head if it flattens,
+/// else half the dense units, else half the channels.
+fn smaller_model(config: &RunConfig) -> (&'static str, String) {
+    let m = &config.model;
+    if m.head == Head::Flatten && !m.conv_channels.is_empty() {
+        return ("model.head", Head::GlobalAvgPool.as_str().to_string());
+    }
+    let halve = |v: &[usize]| {
+        let halved: Vec<String> = v.iter().map(|u| (u / 2).max(1).to_string()).collect();
+        format!("[{}]", halved.join(","))
+    };
+    if m.dense_units.iter().any(|&u| u > 16) {
+        return ("model.dense_units", halve(&m.dense_units));
+    }
+    ("model.conv_channels", halve(&m.conv_channels))
+}
+
+/// Trains a [`prepare`]d run on `options.device`, recording it through `reporter` (see [`fit`]).
+pub fn fit_prepared(
+    prepared: Prepared,
+    reporter: &mut dyn Reporter,
+    progress: &mut dyn Progress,
+    options: &FitOptions,
+) -> Result<FitSummary> {
+    match run(prepared, reporter, progress, options) {
         Ok(summary) => {
             reporter.finish(&summary.status).map_err(Error::Report)?;
             Ok(summary)
         }
         Err(error) => {
-            let message = error_chain(&error);
-            tracing::error!(error = %message, "training failed");
-            if let Err(report_error) = reporter.finish(&RunStatus::Failed { error: message }) {
-                tracing::warn!(error = %report_error, "could not record the FAILED status");
-            }
+            record_failure(reporter, &error);
             Err(error)
         }
+    }
+}
+
+/// Records FAILED with the error's message; the error itself goes back to the caller, which
+/// prints it (so it is not logged here a second time).
+fn record_failure(reporter: &mut dyn Reporter, error: &Error) {
+    let message = error_chain(error);
+    tracing::debug!(error = %message, "training failed");
+    if let Err(report_error) = reporter.finish(&RunStatus::Failed { error: message }) {
+        tracing::warn!(error = %report_error, "could not record the FAILED status");
     }
 }
 
@@ -217,6 +435,7 @@ struct Data {
     val: Loader,
     test: Option<Loader>,
     classes: usize,
+    class_names: Vec<String>,
     input: InputShape,
 }
 
@@ -224,6 +443,23 @@ impl Data {
     fn open(config: &RunConfig) -> Result<Self> {
         let pipeline_config = config.pipeline_config();
         let dataset = Dataset::open(&config.data)?;
+        if dataset.classes().len() < 2 {
+            return Err(Error::ConfigValue {
+                key: "data.path".into(),
+                reason: format!(
+                    "{}: {} class{} ({}); a classifier needs at least two (one folder of images \
+                     per class)",
+                    dataset.path().display(),
+                    dataset.classes().len(),
+                    if dataset.classes().len() == 1 {
+                        ""
+                    } else {
+                        "es"
+                    },
+                    dataset.classes().join(", ")
+                ),
+            });
+        }
         let train = Loader::train(&dataset, &pipeline_config)?;
         let val = Loader::eval(&dataset, Split::Val, &pipeline_config)?;
         if train.is_empty() || val.is_empty() {
@@ -251,6 +487,7 @@ impl Data {
             val,
             test,
             classes,
+            class_names: dataset.classes().to_vec(),
             input: InputShape {
                 channels,
                 height,
@@ -275,6 +512,8 @@ struct Learner {
 #[derive(Default)]
 struct Pass {
     loss_sum: f64,
+    /// Sum of the squared per-sample losses (evaluation passes only).
+    loss_sq_sum: f64,
     correct: usize,
     images: usize,
     wait_secs: f64,
@@ -285,10 +524,20 @@ struct Pass {
 impl Pass {
     fn evaluation(&self) -> Evaluation {
         let n = self.images.max(1) as f64;
+        let loss = self.loss_sum / n;
+        let acc = self.correct as f64 / n;
+        let loss_se = if self.images > 1 && self.loss_sq_sum > 0.0 {
+            let variance = (self.loss_sq_sum - n * loss * loss).max(0.0) / (n - 1.0);
+            (variance / n).sqrt()
+        } else {
+            0.0
+        };
         Evaluation {
-            loss: self.loss_sum / n,
-            acc: self.correct as f64 / n,
+            loss,
+            acc,
             images: self.images,
+            loss_se,
+            acc_se: (acc * (1.0 - acc) / n).sqrt(),
         }
     }
 }
@@ -318,8 +567,27 @@ impl Learner {
             let batch = batch_to_tensors(&record, self.classes, &self.device)?;
             running.recycle(record); // the tensors hold their own copy
             let logits = self.model.forward_t(&batch.images, train)?;
-            let smoothing = if train { self.label_smoothing } else { 0.0 };
-            let loss = cross_entropy(&logits, &batch.labels, smoothing)?;
+            if !train {
+                // Per-sample losses: their spread gives the standard error of the mean.
+                let losses = per_sample_nll(&logits, &batch.labels)?;
+                let (sum, sq_sum) = losses.iter().fold((0.0, 0.0), |(s, q), &l| {
+                    let l = f64::from(l);
+                    (s + l, q + l * l)
+                });
+                if !sum.is_finite() {
+                    return Err(Error::NonFiniteLoss {
+                        epoch,
+                        batch: index,
+                        value: sum,
+                    });
+                }
+                pass.correct += correct_count(&logits, &batch.labels)?;
+                pass.loss_sum += sum;
+                pass.loss_sq_sum += sq_sum;
+                pass.images += batch.len;
+                continue;
+            }
+            let loss = cross_entropy(&logits, &batch.labels, self.label_smoothing)?;
             let value = f64::from(loss.to_scalar::<f32>()?);
             if !value.is_finite() {
                 return Err(Error::NonFiniteLoss {
@@ -331,12 +599,10 @@ impl Learner {
             pass.correct += correct_count(&logits, &batch.labels)?;
             pass.loss_sum += value * batch.len as f64;
             pass.images += batch.len;
-            if train {
-                self.optimizer.backward_step(&loss)?;
-                let e = pass.evaluation();
-                let rate = pass.images as f64 / start.elapsed().as_secs_f64().max(1e-9);
-                progress.batch_finished(index + 1, e.loss, e.acc, rate);
-            }
+            self.optimizer.backward_step(&loss)?;
+            let e = pass.evaluation();
+            let rate = pass.images as f64 / start.elapsed().as_secs_f64().max(1e-9);
+            progress.batch_finished(index + 1, e.loss, e.acc, rate);
         }
         pass.skipped = running.join()?.skipped_total();
         Ok(pass)
@@ -351,14 +617,14 @@ impl Learner {
 }
 
 fn run(
-    config: &RunConfig,
+    prepared: Prepared,
     reporter: &mut dyn Reporter,
     progress: &mut dyn Progress,
     options: &FitOptions,
 ) -> Result<FitSummary> {
-    config.validate()?;
+    let Prepared { config, data, .. } = prepared;
+    let config = &config;
     let dir = &options.artifact_dir;
-    let data = Data::open(config)?;
     let device = options.device.clone();
     let varmap = VarMap::new();
     let model = Cnn::new(
@@ -442,8 +708,11 @@ fn run(
             train_acc: t.acc,
             train_eval_loss: te.loss,
             train_eval_acc: te.acc,
+            train_eval_loss_se: te.loss_se,
             val_loss: v.loss,
             val_acc: v.acc,
+            val_loss_se: v.loss_se,
+            val_acc_se: v.acc_se,
             lr,
             epoch_secs: started.elapsed().as_secs_f64(),
             images_per_sec: t.images as f64 / train_secs.max(1e-9),

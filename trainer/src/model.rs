@@ -28,12 +28,54 @@ pub const DEFAULT_CONV_DROPOUT: f64 = 0.5;
 pub const DEFAULT_DENSE_UNITS: [usize; 1] = [128];
 /// Default dropout rate after each dense hidden layer.
 pub const DEFAULT_DENSE_DROPOUT: f64 = 0.5;
+/// Largest input side that [`Head::Auto`] flattens: small images (Fashion-MNIST, CIFAR) keep
+/// the reference CNN's flatten head; larger ones get global average pooling.
+pub const AUTO_FLATTEN_MAX_SIDE: usize = 32;
 
-/// The network's shape. Defaults give the reference CNN:
-/// conv 32 → pool → conv 64 → pool → dropout → dense 128 → dropout → dense classes.
+/// How the conv features reach the dense layers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Head {
+    /// [`Head::Flatten`] for inputs up to [`AUTO_FLATTEN_MAX_SIDE`] pixels a side (the reference
+    /// CNN on Fashion-MNIST), [`Head::GlobalAvgPool`] above.
+    #[default]
+    Auto,
+    /// Every conv feature of every position feeds the first dense layer: its weights grow with
+    /// the input's area (64×64 photos: 2.1 M parameters in that one layer).
+    Flatten,
+    /// The mean of each channel over the feature map: the dense layers see one value per
+    /// channel whatever the input size, as modern small CNNs do.
+    GlobalAvgPool,
+}
+
+impl Head {
+    /// The head used for an input of `height`×`width`: [`Head::Auto`] resolved.
+    pub fn resolve(self, height: usize, width: usize) -> Head {
+        match self {
+            Head::Auto if height.max(width) <= AUTO_FLATTEN_MAX_SIDE => Head::Flatten,
+            Head::Auto => Head::GlobalAvgPool,
+            other => other,
+        }
+    }
+
+    /// The config spelling (`auto`, `flatten`, `global_avg_pool`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Head::Auto => "auto",
+            Head::Flatten => "flatten",
+            Head::GlobalAvgPool => "global_avg_pool",
+        }
+    }
+}
+
+/// The network's shape. Defaults give the reference CNN on small inputs:
+/// conv 32 → pool → conv 64 → pool → flatten → dropout → dense 128 → dropout → dense classes;
+/// on inputs larger than [`AUTO_FLATTEN_MAX_SIDE`] the flatten becomes a global average pool.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ModelConfig {
+    /// How the conv features reach the dense layers: `auto`, `flatten` or `global_avg_pool`.
+    pub head: Head,
     /// Output channels of each conv block (conv → [batch norm] → ReLU → max-pool); may be empty.
     pub conv_channels: Vec<usize>,
     /// Square kernel size of every conv.
@@ -44,7 +86,7 @@ pub struct ModelConfig {
     pub batch_norm: bool,
     /// Max-pool window and stride after each conv block (1 = no pooling).
     pub pool_size: usize,
-    /// Dropout rate applied to the flattened conv features, in [0, 1).
+    /// Dropout rate applied to the conv features after the head, in [0, 1).
     pub conv_dropout: f64,
     /// Units of each dense hidden layer (dense → ReLU → dropout); may be empty.
     pub dense_units: Vec<usize>,
@@ -55,6 +97,7 @@ pub struct ModelConfig {
 impl Default for ModelConfig {
     fn default() -> Self {
         Self {
+            head: Head::Auto,
             conv_channels: DEFAULT_CONV_CHANNELS.to_vec(),
             kernel_size: DEFAULT_KERNEL_SIZE,
             padding: DEFAULT_PADDING,
@@ -124,6 +167,7 @@ struct ConvBlock {
 /// A CNN built from a [`ModelConfig`]; its weights live in the [`VarMap`] it was built with.
 pub struct Cnn {
     blocks: Vec<ConvBlock>,
+    head: Head,
     pool_size: usize,
     conv_dropout: f32,
     dense: Vec<Linear>,
@@ -137,6 +181,7 @@ impl std::fmt::Debug for Cnn {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Cnn")
             .field("conv_blocks", &self.blocks.len())
+            .field("head", &self.head)
             .field("dense_layers", &self.dense.len())
             .field("num_params", &self.num_params)
             .finish()
@@ -216,7 +261,11 @@ impl Cnn {
             };
             (channels, height, width) = (out, h, w);
         }
-        let mut features = channels * height * width;
+        let head = config.head.resolve(input.height, input.width);
+        let mut features = match head {
+            Head::GlobalAvgPool => channels,
+            Head::Flatten | Head::Auto => channels * height * width,
+        };
         let mut dense = Vec::with_capacity(config.dense_units.len());
         for (i, &units) in config.dense_units.iter().enumerate() {
             dense.push(seeded_linear(
@@ -245,6 +294,7 @@ impl Cnn {
             .sum();
         Ok(Self {
             blocks,
+            head,
             pool_size: pool,
             conv_dropout: config.conv_dropout as f32,
             dense,
@@ -258,6 +308,11 @@ impl Cnn {
     /// Number of trainable parameters (421,642 for the reference CNN on 28×28×1, 10 classes).
     pub fn num_params(&self) -> usize {
         self.num_params
+    }
+
+    /// The head in use ([`Head::Auto`] resolved for the input).
+    pub fn head(&self) -> Head {
+        self.head
     }
 
     /// Restarts the dropout masks' RNG: the fit loop calls it at each epoch with (seed, epoch),
@@ -308,7 +363,11 @@ impl ModuleT for Cnn {
                 xs = crate::pool::max_pool2d(&xs, self.pool_size)?;
             }
         }
-        let mut xs = self.dropout(&xs.flatten_from(1)?, self.conv_dropout, train)?;
+        let features = match self.head {
+            Head::GlobalAvgPool => xs.flatten_from(2)?.mean(2)?,
+            Head::Flatten | Head::Auto => xs.flatten_from(1)?,
+        };
+        let mut xs = self.dropout(&features, self.conv_dropout, train)?;
         for layer in &self.dense {
             xs = self.dropout(
                 &crate::activation::relu(&layer.forward(&xs)?)?,
@@ -429,6 +488,44 @@ mod tests {
             let diff = ta.sub(tb)?.abs()?.max_all()?.to_scalar::<f32>()?;
             assert_eq!(diff, 0.0, "{na}");
         }
+        Ok(())
+    }
+
+    #[test]
+    fn the_default_head_flattens_small_inputs_and_pools_photos() -> Result<()> {
+        let photo = InputShape {
+            channels: 3,
+            height: 64,
+            width: 64,
+            classes: 3,
+        };
+        let config = ModelConfig::default();
+        let pooled = Cnn::new(&config, photo, &VarMap::new(), &Device::Cpu, 0)?;
+        assert_eq!(pooled.head(), Head::GlobalAvgPool);
+        // conv 3→32, conv 32→64, dense 64→128, classifier 128→3.
+        let expected = (3 * 32 * 9 + 32) + (32 * 64 * 9 + 64) + (64 * 128 + 128) + (128 * 3 + 3);
+        assert_eq!(pooled.num_params(), expected);
+        // The pooled head does not grow with the input; the flatten head does.
+        let big = InputShape {
+            height: 128,
+            width: 128,
+            ..photo
+        };
+        let pooled_big = Cnn::new(&config, big, &VarMap::new(), &Device::Cpu, 0)?;
+        assert_eq!(pooled_big.num_params(), expected);
+        let flatten = ModelConfig {
+            head: Head::Flatten,
+            ..ModelConfig::default()
+        };
+        let flat = Cnn::new(&flatten, photo, &VarMap::new(), &Device::Cpu, 0)?;
+        assert_eq!(flat.num_params() - expected, (16 * 16 * 64 - 64) * 128);
+        let logits = pooled.forward_t(
+            &Tensor::zeros((2, 3, 64, 64), DType::F32, &Device::Cpu)?,
+            true,
+        )?;
+        assert_eq!(logits.dims(), &[2, 3]);
+        let small = Cnn::new(&config, FMNIST, &VarMap::new(), &Device::Cpu, 0)?;
+        assert_eq!(small.head(), Head::Flatten);
         Ok(())
     }
 

@@ -412,6 +412,14 @@ pub fn cross_entropy(logits: &Tensor, targets: &Tensor, smoothing: f64) -> Resul
     Ok((nll.affine(1.0 - smoothing, 0.0)? + uniform.affine(smoothing, 0.0)?)?)
 }
 
+/// The cross-entropy of each row of `logits` against its target (no smoothing), on the host:
+/// evaluation keeps them to know the spread of the loss, not only its mean.
+pub fn per_sample_nll(logits: &Tensor, targets: &Tensor) -> Result<Vec<f32>> {
+    let log_p = candle_nn::ops::log_softmax(logits, D::Minus1)?;
+    let nll = log_p.gather(&targets.unsqueeze(1)?, 1)?.squeeze(1)?.neg()?;
+    Ok(nll.to_dtype(DType::F32)?.to_vec1::<f32>()?)
+}
+
 /// Number of rows of `logits` whose argmax equals the target.
 pub fn correct_count(logits: &Tensor, targets: &Tensor) -> Result<usize> {
     let hits = logits

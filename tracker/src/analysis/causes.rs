@@ -1,11 +1,23 @@
 //! Likely causes of what the verdict found, ranked, read from the run's own params, in the terms
-//! of the usual advice (too little data, no augmentation, dropout, weight decay, learning rate,
-//! batch size, normalization, early stopping), each with the config key to change.
+//! of the usual advice, each with the number that points at it, the config key to change and
+//! one value to try:
+//! - overfitting: a model too large for the data (first: it is what a small data set can
+//!   change), a limited training set, no augmentation, no dropout, no weight decay, no early
+//!   stopping, large batches;
+//! - underfitting: too few epochs while still improving, too low a learning rate, too much
+//!   regularization, too small a model;
+//! - instability: too high a learning rate, no gradient clipping, small batches;
+//! - inconclusive: too small a validation set;
+//! - any verdict: inputs not normalized.
+//!
+//! Advice never contradicts itself: each config key appears at most once, and no rule of one
+//! verdict fires for another (an overfitting run is never told to grow its model).
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use super::noise::Noise;
 use super::verdict::Verdict;
 
 /// Below this many training samples, overfitting is the rule for a CNN whatever the
@@ -13,6 +25,9 @@ use super::verdict::Verdict;
 pub const SMALL_TRAINING_SET: f64 = 10_000.0;
 /// Dropout rates at or above this lose too much information.
 pub const HIGH_DROPOUT: f64 = 0.7;
+/// More parameters per training sample than this make the model the first suspect of
+/// overfitting.
+pub const PARAMS_PER_SAMPLE_LARGE: f64 = 10.0;
 /// Batches at or above this size tend to generalize worse.
 pub const LARGE_BATCH: f64 = 256.0;
 /// Batches at or below this size give noisy gradients.
@@ -22,7 +37,9 @@ pub const SMALL_BATCH: f64 = 16.0;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CauseKind {
-    /// Too few training samples for the model's parameters.
+    /// Far more parameters than training samples: the model is too large for the data.
+    ModelTooLarge,
+    /// The training set was limited (`data.limit`) below what is available.
     TooLittleData,
     /// No augmentation of the training images.
     NoAugmentation,
@@ -34,14 +51,26 @@ pub enum CauseKind {
     DropoutTooHigh,
     /// No weight decay (L2 regularization).
     NoWeightDecay,
+    /// Weight decay so strong that it holds the model back.
+    WeightDecayTooHigh,
     /// Learning rate too high: loss oscillates or diverges.
     LearningRateTooHigh,
+    /// Learning rate too low: loss barely moves.
+    LearningRateTooLow,
+    /// No gradient clipping while the loss jumps.
+    NoGradientClipping,
     /// Batch size too large (worse generalization) or too small (noisy steps).
     BatchSize,
     /// Inputs not normalized.
     InputsNotNormalized,
     /// Trained well past the best epoch with no early stopping.
     NoEarlyStopping,
+    /// Still improving when training ended.
+    TooFewEpochs,
+    /// Too small a model to fit the training set.
+    ModelTooSmall,
+    /// Too few validation samples to tell a change from noise.
+    ValidationTooSmall,
 }
 
 /// One likely cause, with its evidence and what to change.
@@ -115,6 +144,18 @@ pub mod keys {
     pub const NORMALIZE: &[&str] = &["transforms.normalize", "normalize"];
     /// Early stopping on/off (gapwatch's trainer records it).
     pub const EARLY_STOPPING_ENABLED: &[&str] = &["early_stopping.enabled", "early_stopping"];
+    /// Epochs the run was configured for.
+    pub const EPOCHS: &[&str] = &["train.epochs", "epochs", "num_epochs", "max_epochs"];
+    /// The model's head (`flatten` or `global_avg_pool`).
+    pub const HEAD: &[&str] = &["model.head"];
+    /// Units of the dense hidden layers (`[128]`).
+    pub const DENSE_UNITS: &[&str] = &["model.dense_units"];
+    /// Channels of the conv blocks (`[32, 64]`).
+    pub const CONV_CHANNELS: &[&str] = &["model.conv_channels"];
+    /// Gradient clipping by global norm (0: off).
+    pub const GRAD_CLIP: &[&str] = &["optim.grad_clip_norm", "grad_clip_norm", "clip_grad_norm"];
+    /// Share of the training source held out for validation.
+    pub const VAL_FRACTION: &[&str] = &["data.val_fraction", "val_fraction", "validation_split"];
     /// Early-stopping patience, read only when no on/off key is recorded (0 or none: off).
     pub const EARLY_STOPPING_PATIENCE: &[&str] = &[
         "early_stopping.patience_epochs",
@@ -147,97 +188,243 @@ fn is_off(value: &str) -> bool {
     )
 }
 
+/// A list param (`[32, 64]`) as numbers.
+fn lookup_list(
+    params: &BTreeMap<String, String>,
+    candidates: &[&'static str],
+) -> Option<(&'static str, Vec<f64>)> {
+    let (key, value) = lookup(params, candidates)?;
+    let inner = value.trim().strip_prefix('[')?.strip_suffix(']')?;
+    let values: Option<Vec<f64>> = inner
+        .split(',')
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(|v| v.parse().ok())
+        .collect();
+    Some((key, values?))
+}
+
+fn list(values: &[f64]) -> String {
+    let items: Vec<String> = values.iter().map(|v| format!("{v:.0}")).collect();
+    format!("[{}]", items.join(", "))
+}
+
+/// A number for advice: `0.0003`, `5e-5`, `1000`.
+fn number(x: f64) -> String {
+    if x != 0.0 && (x.abs() < 1e-3 || x.abs() >= 1e6) {
+        format!("{x:.0e}")
+    } else {
+        let s = format!("{x:.4}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    }
+}
+
+/// What the run's curves say, beyond the verdict, as the cause rules need it.
+#[derive(Debug, Clone, Copy)]
+pub struct RunFacts<'a> {
+    /// Epochs trained after the best one.
+    pub epochs_after_best: usize,
+    /// Epochs analysed.
+    pub epochs: usize,
+    /// Loss gap at the last epoch.
+    pub final_loss_gap: Option<f64>,
+    /// Training accuracy (eval mode where logged) at the last epoch.
+    pub final_train_eval_acc: Option<f64>,
+    /// The run's noise.
+    pub noise: &'a Noise,
+}
+
 /// What the verdict found, as the cause rules need it.
-struct Situation {
+struct Situation<'a> {
     overfitting: bool,
     unstable: bool,
     underfitting: bool,
-    /// Epochs trained after the best one, and all epochs.
-    epochs_after_best: usize,
-    epochs: usize,
+    inconclusive: bool,
+    diverged: bool,
+    /// Underfitting because validation loss was still falling at the end.
+    still_falling: Option<f64>,
+    /// Inconclusive because the rise is within the noise (not because of how it ended).
+    inconclusive_within_noise: bool,
+    /// Training loss, last over first.
+    train_last_over_first: Option<f64>,
     val_loss_lost: f64,
+    facts: &'a RunFacts<'a>,
+}
+
+impl Situation<'_> {
+    /// "final gap +0.80": the overfitting evidence every regularization cause quotes.
+    fn gap(&self) -> String {
+        self.facts
+            .final_loss_gap
+            .map(|g| format!("final loss gap {g:+.3}"))
+            .unwrap_or_else(|| format!("validation loss lost {:.4}", self.val_loss_lost))
+    }
 }
 
 /// One cause rule: the cause it finds in a situation, given the run's params.
-type Rule = fn(&Situation, &BTreeMap<String, String>) -> Option<Cause>;
+type Rule = fn(&Situation<'_>, &BTreeMap<String, String>) -> Option<Cause>;
 
-/// Ranks the likely causes of `verdict` from the run's `params`. A good fit or too short a run
-/// gets none; a cause whose params the run did not record is not guessed.
+/// Ranks the likely causes of `verdict` from the run's `params` and `facts`. A good fit or too
+/// short a run gets none; a cause whose params the run did not record is not guessed. Each
+/// config key appears at most once (the highest-scoring cause keeps it).
 pub fn likely_causes(
     verdict: &Verdict,
     params: &BTreeMap<String, String>,
-    epochs_after_best: usize,
-    epochs: usize,
+    facts: &RunFacts<'_>,
 ) -> Vec<Cause> {
     let situation = Situation {
         overfitting: matches!(verdict, Verdict::Overfitting { .. }),
         unstable: matches!(verdict, Verdict::Unstable { .. }),
         underfitting: matches!(verdict, Verdict::Underfitting { .. }),
-        epochs_after_best,
-        epochs,
+        inconclusive: matches!(verdict, Verdict::Inconclusive { .. }),
+        diverged: matches!(verdict, Verdict::Unstable { diverged: true, .. }),
+        still_falling: match verdict {
+            Verdict::Underfitting {
+                still_falling: true,
+                val_loss_fall_per_epoch,
+                ..
+            } => Some(*val_loss_fall_per_epoch),
+            _ => None,
+        },
+        inconclusive_within_noise: matches!(
+            verdict,
+            Verdict::Inconclusive { rise_se, .. } if *rise_se < super::DEFAULT_SIGNIFICANCE_SE
+        ),
+        train_last_over_first: match verdict {
+            Verdict::Underfitting {
+                train_loss_last_over_first,
+                ..
+            } => Some(*train_loss_last_over_first),
+            _ => None,
+        },
         val_loss_lost: match verdict {
             Verdict::Overfitting { val_loss_lost, .. } => *val_loss_lost,
             _ => 0.0,
         },
+        facts,
     };
-    if !(situation.overfitting || situation.unstable || situation.underfitting) {
+    if !(situation.overfitting
+        || situation.unstable
+        || situation.underfitting
+        || situation.inconclusive)
+    {
         return Vec::new();
     }
-    let rules: [Rule; 8] = [
+    let rules: [Rule; 16] = [
+        model_too_large,
         too_little_data,
         augmentation,
         dropout,
         weight_decay,
-        learning_rate,
+        early_stopping,
+        learning_rate_high,
+        gradient_clipping,
         batch_size,
         normalization,
-        early_stopping,
+        too_few_epochs,
+        learning_rate_low,
+        too_much_dropout,
+        too_much_weight_decay,
+        model_too_small,
+        validation_too_small,
     ];
     let mut causes: Vec<Cause> = rules
         .iter()
         .filter_map(|rule| rule(&situation, params))
         .collect();
     causes.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.kind.cmp(&b.kind)));
+    let mut seen = std::collections::BTreeSet::new();
+    causes.retain(|c| seen.insert(c.config_key.clone()));
     causes
 }
 
-fn too_little_data(s: &Situation, params: &BTreeMap<String, String>) -> Option<Cause> {
+/// Parameters per training sample, with both numbers.
+fn params_per_sample(params: &BTreeMap<String, String>) -> Option<(f64, f64, f64)> {
+    let (_, samples) = lookup_f64(params, keys::TRAIN_SAMPLES)?;
+    let (_, num_params) = lookup_f64(params, keys::NUM_PARAMS)?;
+    Some((samples, num_params, num_params / samples.max(1.0)))
+}
+
+fn model_too_large(s: &Situation<'_>, params: &BTreeMap<String, String>) -> Option<Cause> {
     if !s.overfitting {
         return None;
     }
-    let (_, samples) = lookup_f64(params, keys::TRAIN_SAMPLES)?;
-    let per_sample = lookup_f64(params, keys::NUM_PARAMS).map(|(_, p)| p / samples.max(1.0));
-    let small = samples < SMALL_TRAINING_SET;
-    let heavy = per_sample.is_some_and(|p| p > 10.0);
-    if !small && !heavy {
+    let (samples, num_params, per_sample) = params_per_sample(params)?;
+    if per_sample <= PARAMS_PER_SAMPLE_LARGE {
         return None;
     }
-    let mut score = if small { 0.6 } else { 0.3 };
-    if let Some(p) = per_sample {
-        score += (p.max(1.0).log10() / 3.0).min(1.0) * 0.3;
-    }
-    let limit = lookup(params, keys::TRAIN_LIMIT);
-    let evidence = match per_sample {
-        Some(p) => format!(
-            "{samples:.0} training samples for {:.0} parameters ({p:.0} parameters per sample)",
-            p * samples
-        ),
-        None => format!("{samples:.0} training samples"),
+    let evidence = format!(
+        "{samples:.0} training samples for {num_params:.0} parameters ({per_sample:.0} parameters \
+         per sample): the model is far too large for the data"
+    );
+    // Heavily oversized (100+ per sample) ranks above every regularization cause.
+    let score = 0.6 + 0.35 * (per_sample.log10() / 3.0).min(1.0);
+    let cause = |key: &str, current: String, suggested: String| Cause {
+        kind: CauseKind::ModelTooLarge,
+        score,
+        evidence: evidence.clone(),
+        config_key: key.to_string(),
+        current: Some(current),
+        suggested,
     };
+    if let Some((key, head)) = lookup(params, keys::HEAD)
+        && head == "flatten"
+    {
+        return Some(cause(key, head.to_string(), "global_avg_pool".into()));
+    }
+    if let Some((key, units)) = lookup_list(params, keys::DENSE_UNITS)
+        && units.iter().any(|&u| u > 16.0)
+    {
+        let halved: Vec<f64> = units.iter().map(|u| (u / 2.0).floor().max(1.0)).collect();
+        return Some(cause(key, list(&units), list(&halved)));
+    }
+    if let Some((key, channels)) = lookup_list(params, keys::CONV_CHANNELS)
+        && channels.iter().any(|&c| c > 8.0)
+    {
+        let halved: Vec<f64> = channels
+            .iter()
+            .map(|c| (c / 2.0).floor().max(1.0))
+            .collect();
+        return Some(cause(key, list(&channels), list(&halved)));
+    }
+    let (key, _) = lookup(params, keys::NUM_PARAMS)?;
+    Some(cause(
+        key,
+        format!("{num_params:.0}"),
+        format!(
+            "{} or fewer ({PARAMS_PER_SAMPLE_LARGE:.0} per training sample)",
+            number((samples * PARAMS_PER_SAMPLE_LARGE).round())
+        ),
+    ))
+}
+
+fn too_little_data(s: &Situation<'_>, params: &BTreeMap<String, String>) -> Option<Cause> {
+    if !s.overfitting {
+        return None;
+    }
+    // Only a limit the run set can be lifted: advice to use more data than exists is useless.
+    let (key, limit) = lookup(params, keys::TRAIN_LIMIT)?;
+    if is_off(limit) {
+        return None;
+    }
+    let limit: f64 = limit.parse().ok()?;
+    let samples = lookup_f64(params, keys::TRAIN_SAMPLES).map_or(limit, |(_, n)| n);
+    let small = samples < SMALL_TRAINING_SET;
     Some(Cause {
         kind: CauseKind::TooLittleData,
-        score,
-        evidence,
-        config_key: limit.map_or(keys::TRAIN_LIMIT[0], |(k, _)| k).to_string(),
-        current: limit.map(|(_, v)| v.to_string()),
-        suggested: format!(
-            "{:.0} or more (or no limit)",
-            (samples * 2.0).max(SMALL_TRAINING_SET)
+        score: if small { 0.6 } else { 0.3 },
+        evidence: format!(
+            "the training set is limited to {samples:.0} samples ({key} = {limit:.0}) and the run \
+             overfit ({})",
+            s.gap()
         ),
+        config_key: key.to_string(),
+        current: Some(format!("{limit:.0}")),
+        suggested: format!("{:.0} (or remove the limit)", limit * 4.0),
     })
 }
 
-fn augmentation(s: &Situation, params: &BTreeMap<String, String>) -> Option<Cause> {
+fn augmentation(s: &Situation<'_>, params: &BTreeMap<String, String>) -> Option<Cause> {
     if !s.overfitting {
         return None;
     }
@@ -246,13 +433,17 @@ fn augmentation(s: &Situation, params: &BTreeMap<String, String>) -> Option<Caus
         (
             CauseKind::NoAugmentation,
             0.8,
-            format!("no augmentation ({key} = {value})"),
+            format!("no augmentation ({key} = {value}); {}", s.gap()),
         )
     } else if value == "custom" {
         (
             CauseKind::WeakAugmentation,
             0.35,
-            format!("a custom augmentation chain ({key} = custom): check it is strong enough"),
+            format!(
+                "a custom augmentation chain ({key} = custom) did not prevent it ({}): check \
+                 it is strong enough",
+                s.gap()
+            ),
         )
     } else {
         return None;
@@ -267,8 +458,9 @@ fn augmentation(s: &Situation, params: &BTreeMap<String, String>) -> Option<Caus
     })
 }
 
-fn dropout(s: &Situation, params: &BTreeMap<String, String>) -> Option<Cause> {
-    let rates: Vec<(&str, f64)> = keys::DROPOUT
+/// Every dropout rate the run recorded, by key.
+fn dropout_rates(params: &BTreeMap<String, String>) -> Vec<(&'static str, f64)> {
+    keys::DROPOUT
         .iter()
         .filter_map(|k| {
             params
@@ -276,8 +468,16 @@ fn dropout(s: &Situation, params: &BTreeMap<String, String>) -> Option<Cause> {
                 .and_then(|v| v.trim().parse::<f64>().ok())
                 .map(|v| (*k, v))
         })
-        .collect();
-    if rates.is_empty() {
+        .collect()
+}
+
+fn dropout(s: &Situation<'_>, params: &BTreeMap<String, String>) -> Option<Cause> {
+    if !s.overfitting {
+        return None;
+    }
+    let rates = dropout_rates(params);
+    let (key, _) = *rates.last()?;
+    if rates.iter().any(|(_, r)| *r > 0.0) {
         return None;
     }
     let listed = rates
@@ -285,35 +485,55 @@ fn dropout(s: &Situation, params: &BTreeMap<String, String>) -> Option<Cause> {
         .map(|(k, v)| format!("{k} = {v}"))
         .collect::<Vec<_>>()
         .join(", ");
-    let max = rates.iter().map(|(_, v)| *v).fold(0.0, f64::max);
-    if s.overfitting && max == 0.0 {
-        return Some(Cause {
-            kind: CauseKind::NoDropout,
-            score: 0.65,
-            evidence: format!("dropout is off ({listed})"),
-            config_key: rates[rates.len() - 1].0.to_string(),
-            current: Some("0".to_string()),
-            suggested: "0.3 to 0.5".to_string(),
-        });
-    }
-    let (key, rate) = rates
-        .iter()
-        .copied()
-        .fold(rates[0], |a, b| if b.1 > a.1 { b } else { a });
-    if rate >= HIGH_DROPOUT && (s.underfitting || s.overfitting) {
-        return Some(Cause {
-            kind: CauseKind::DropoutTooHigh,
-            score: if s.underfitting { 0.8 } else { 0.3 },
-            evidence: format!("dropout {rate} drops most activations ({listed})"),
-            config_key: key.to_string(),
-            current: Some(rate.to_string()),
-            suggested: "0.3 to 0.5".to_string(),
-        });
-    }
-    None
+    Some(Cause {
+        kind: CauseKind::NoDropout,
+        score: 0.65,
+        evidence: format!("dropout is off ({listed}); {}", s.gap()),
+        config_key: key.to_string(),
+        current: Some("0".to_string()),
+        suggested: "0.5".to_string(),
+    })
 }
 
-fn weight_decay(s: &Situation, params: &BTreeMap<String, String>) -> Option<Cause> {
+fn too_much_dropout(s: &Situation<'_>, params: &BTreeMap<String, String>) -> Option<Cause> {
+    if !(s.underfitting || s.overfitting) {
+        return None;
+    }
+    let rates = dropout_rates(params);
+    let (key, rate) =
+        rates
+            .iter()
+            .copied()
+            .fold(None, |best: Option<(&str, f64)>, r| match best {
+                Some(b) if b.1 >= r.1 => Some(b),
+                _ => Some(r),
+            })?;
+    // Overfitting with very high dropout: dropout is not the cure, and so high it costs
+    // accuracy. Underfitting: any dropout of 0.5 or more holds the model back.
+    let threshold = if s.underfitting { 0.5 } else { HIGH_DROPOUT };
+    if rate < threshold {
+        return None;
+    }
+    let what = if s.underfitting {
+        "holds back a model that underfits"
+    } else {
+        "drops most activations and the run still overfit"
+    };
+    Some(Cause {
+        kind: CauseKind::DropoutTooHigh,
+        score: if s.underfitting {
+            if rate >= HIGH_DROPOUT { 0.8 } else { 0.55 }
+        } else {
+            0.3
+        },
+        evidence: format!("dropout {rate} {what} ({key} = {rate})"),
+        config_key: key.to_string(),
+        current: Some(rate.to_string()),
+        suggested: if s.underfitting { "0.2" } else { "0.5" }.to_string(),
+    })
+}
+
+fn weight_decay(s: &Situation<'_>, params: &BTreeMap<String, String>) -> Option<Cause> {
     if !s.overfitting {
         return None;
     }
@@ -322,14 +542,32 @@ fn weight_decay(s: &Situation, params: &BTreeMap<String, String>) -> Option<Caus
     (decay == 0.0).then(|| Cause {
         kind: CauseKind::NoWeightDecay,
         score: 0.55,
-        evidence: format!("no weight decay ({key} = {value})"),
+        evidence: format!("no weight decay ({key} = {value}); {}", s.gap()),
         config_key: key.to_string(),
         current: Some(value.to_string()),
-        suggested: "1e-4 to 5e-4".to_string(),
+        suggested: "5e-4".to_string(),
     })
 }
 
-fn learning_rate(s: &Situation, params: &BTreeMap<String, String>) -> Option<Cause> {
+fn too_much_weight_decay(s: &Situation<'_>, params: &BTreeMap<String, String>) -> Option<Cause> {
+    if !s.underfitting {
+        return None;
+    }
+    let (key, decay) = lookup_f64(params, keys::WEIGHT_DECAY)?;
+    (decay >= 1e-3).then(|| Cause {
+        kind: CauseKind::WeightDecayTooHigh,
+        score: 0.45,
+        evidence: format!(
+            "weight decay {} is strong for a model that underfits",
+            number(decay)
+        ),
+        config_key: key.to_string(),
+        current: Some(number(decay)),
+        suggested: number(decay / 10.0),
+    })
+}
+
+fn learning_rate_high(s: &Situation<'_>, params: &BTreeMap<String, String>) -> Option<Cause> {
     if !s.unstable {
         return None;
     }
@@ -337,11 +575,14 @@ fn learning_rate(s: &Situation, params: &BTreeMap<String, String>) -> Option<Cau
     let optimizer = lookup(params, keys::OPTIMIZER).map(|(_, v)| v.to_ascii_lowercase());
     let adaptive = optimizer.as_deref().is_none_or(|o| o.contains("adam"));
     let high = if adaptive { 3e-3 } else { 0.1 };
+    let factor = if s.diverged || lr >= high { 10.0 } else { 3.0 };
     Some(Cause {
         kind: CauseKind::LearningRateTooHigh,
         score: if lr >= high { 0.95 } else { 0.7 },
         evidence: format!(
-            "training loss oscillates or diverges at learning rate {lr}{}",
+            "training loss {} at learning rate {}{}",
+            if s.diverged { "diverges" } else { "oscillates" },
+            number(lr),
             if lr >= high {
                 " (high for this optimizer)"
             } else {
@@ -349,17 +590,77 @@ fn learning_rate(s: &Situation, params: &BTreeMap<String, String>) -> Option<Cau
             }
         ),
         config_key: key.to_string(),
-        current: Some(lr.to_string()),
-        suggested: format!("{}", lr / 3.0),
+        current: Some(number(lr)),
+        suggested: number(lr / factor),
     })
 }
 
-fn batch_size(s: &Situation, params: &BTreeMap<String, String>) -> Option<Cause> {
+fn learning_rate_low(s: &Situation<'_>, params: &BTreeMap<String, String>) -> Option<Cause> {
+    if !s.underfitting {
+        return None;
+    }
+    let (key, lr) = lookup_f64(params, keys::LEARNING_RATE)?;
+    let optimizer = lookup(params, keys::OPTIMIZER).map(|(_, v)| v.to_ascii_lowercase());
+    let adaptive = optimizer.as_deref().is_none_or(|o| o.contains("adam"));
+    let low = if adaptive { 1e-4 } else { 1e-3 };
+    let barely_moved = s.train_last_over_first.is_some_and(|r| r > 0.9);
+    if !(barely_moved || lr < low) {
+        return None;
+    }
+    let moved = s
+        .train_last_over_first
+        .map(|r| {
+            format!(
+                "training loss ended at {:.0}% of its first value",
+                r * 100.0
+            )
+        })
+        .unwrap_or_default();
+    Some(Cause {
+        kind: CauseKind::LearningRateTooLow,
+        score: if lr < low { 0.9 } else { 0.6 },
+        evidence: format!(
+            "learning rate {}{}: {moved}",
+            number(lr),
+            if lr < low {
+                " is low for this optimizer"
+            } else {
+                ""
+            }
+        ),
+        config_key: key.to_string(),
+        current: Some(number(lr)),
+        suggested: number(if lr < low { lr * 10.0 } else { lr * 3.0 }),
+    })
+}
+
+fn gradient_clipping(s: &Situation<'_>, params: &BTreeMap<String, String>) -> Option<Cause> {
+    if !s.unstable {
+        return None;
+    }
+    let (key, clip) = lookup_f64(params, keys::GRAD_CLIP)?;
+    (clip == 0.0).then(|| Cause {
+        kind: CauseKind::NoGradientClipping,
+        score: 0.35,
+        evidence: format!(
+            "training loss {} with no gradient clipping ({key} = 0)",
+            if s.diverged { "diverges" } else { "oscillates" }
+        ),
+        config_key: key.to_string(),
+        current: Some("0".to_string()),
+        suggested: "1.0".to_string(),
+    })
+}
+
+fn batch_size(s: &Situation<'_>, params: &BTreeMap<String, String>) -> Option<Cause> {
     let (key, batch) = lookup_f64(params, keys::BATCH_SIZE)?;
     let (score, evidence, suggested) = if s.overfitting && batch >= LARGE_BATCH {
         (
             0.25,
-            format!("large batches ({batch:.0}) tend to generalize worse"),
+            format!(
+                "large batches ({batch:.0}) tend to generalize worse; {}",
+                s.gap()
+            ),
             "64",
         )
     } else if s.unstable && batch <= SMALL_BATCH {
@@ -381,7 +682,7 @@ fn batch_size(s: &Situation, params: &BTreeMap<String, String>) -> Option<Cause>
     })
 }
 
-fn normalization(_s: &Situation, params: &BTreeMap<String, String>) -> Option<Cause> {
+fn normalization(_s: &Situation<'_>, params: &BTreeMap<String, String>) -> Option<Cause> {
     let (key, value) = lookup(params, keys::NORMALIZE)?;
     is_off(value).then(|| Cause {
         kind: CauseKind::InputsNotNormalized,
@@ -393,8 +694,8 @@ fn normalization(_s: &Situation, params: &BTreeMap<String, String>) -> Option<Ca
     })
 }
 
-fn early_stopping(s: &Situation, params: &BTreeMap<String, String>) -> Option<Cause> {
-    if !s.overfitting || s.epochs_after_best < 2 {
+fn early_stopping(s: &Situation<'_>, params: &BTreeMap<String, String>) -> Option<Cause> {
+    if !s.overfitting || s.facts.epochs_after_best < 2 {
         return None;
     }
     let (key, value) = lookup(params, keys::EARLY_STOPPING_ENABLED)
@@ -402,7 +703,7 @@ fn early_stopping(s: &Situation, params: &BTreeMap<String, String>) -> Option<Ca
     if !is_off(value) {
         return None;
     }
-    let share = s.epochs_after_best as f64 / s.epochs.max(1) as f64;
+    let share = s.facts.epochs_after_best as f64 / s.facts.epochs.max(1) as f64;
     let suggested = if keys::EARLY_STOPPING_ENABLED.contains(&key) {
         "true (with early_stopping.patience_epochs = 3, restoring the best weights)"
     } else {
@@ -413,10 +714,120 @@ fn early_stopping(s: &Situation, params: &BTreeMap<String, String>) -> Option<Ca
         score: 0.4 + 0.4 * share,
         evidence: format!(
             "trained {} epochs past the best one with no early stopping; validation loss lost {:.4}",
-            s.epochs_after_best, s.val_loss_lost
+            s.facts.epochs_after_best, s.val_loss_lost
         ),
         config_key: key.to_string(),
         current: Some(value.to_string()),
         suggested: suggested.to_string(),
+    })
+}
+
+fn too_few_epochs(s: &Situation<'_>, params: &BTreeMap<String, String>) -> Option<Cause> {
+    let (key, epochs) = lookup_f64(params, keys::EPOCHS)?;
+    if s.inconclusive && !s.inconclusive_within_noise {
+        // A rise beyond the noise that the run ended too soon after to read. When early
+        // stopping ended it, more epochs do nothing: more patience does.
+        let stopped_early =
+            lookup(params, keys::EARLY_STOPPING_ENABLED).is_some_and(|(_, v)| !is_off(v));
+        if stopped_early
+            && let Some((key, patience)) = lookup_f64(params, keys::EARLY_STOPPING_PATIENCE)
+        {
+            return Some(Cause {
+                kind: CauseKind::TooFewEpochs,
+                score: 0.6,
+                evidence: format!(
+                    "validation loss rose beyond the noise only in the last epochs before early \
+                     stopping ended the run after {} epochs, without training loss falling: a \
+                     blip or a trend, the run cannot tell",
+                    s.facts.epochs
+                ),
+                config_key: key.to_string(),
+                current: Some(format!("{patience:.0}")),
+                suggested: format!("{:.0}", patience + 3.0),
+            });
+        }
+        return Some(Cause {
+            kind: CauseKind::TooFewEpochs,
+            score: 0.6,
+            evidence: format!(
+                "validation loss rose beyond the noise only at the end of {} epochs, without \
+                 training loss falling: too few epochs after it to tell a trend from a blip",
+                s.facts.epochs
+            ),
+            config_key: key.to_string(),
+            current: Some(format!("{epochs:.0}")),
+            suggested: format!("{:.0}", epochs + 5.0),
+        });
+    }
+    let fall = s.still_falling?;
+    Some(Cause {
+        kind: CauseKind::TooFewEpochs,
+        score: 0.85,
+        evidence: format!(
+            "validation loss was still falling {:.1}%/epoch when training ended after {} epochs",
+            fall * 100.0,
+            s.facts.epochs
+        ),
+        config_key: key.to_string(),
+        current: Some(format!("{epochs:.0}")),
+        suggested: format!("{:.0}", (epochs * 2.0).max(epochs + 5.0)),
+    })
+}
+
+fn model_too_small(s: &Situation<'_>, params: &BTreeMap<String, String>) -> Option<Cause> {
+    if !s.underfitting {
+        return None;
+    }
+    let acc = s.facts.final_train_eval_acc?;
+    if acc >= 0.9 {
+        return None;
+    }
+    let (key, channels) = lookup_list(params, keys::CONV_CHANNELS)?;
+    let doubled: Vec<f64> = channels.iter().map(|c| c * 2.0).collect();
+    Some(Cause {
+        kind: CauseKind::ModelTooSmall,
+        score: 0.3,
+        evidence: format!(
+            "the model fits only {:.1}% of its own training set",
+            acc * 100.0
+        ),
+        config_key: key.to_string(),
+        current: Some(list(&channels)),
+        suggested: list(&doubled),
+    })
+}
+
+fn validation_too_small(s: &Situation<'_>, params: &BTreeMap<String, String>) -> Option<Cause> {
+    if !s.inconclusive_within_noise {
+        return None;
+    }
+    let noise = s.facts.noise;
+    let se = noise.val_loss_se?;
+    let images = noise
+        .val_size
+        .map(|n| format!("{n} validation images: "))
+        .unwrap_or_default();
+    let (key, current) = match lookup_f64(params, keys::VAL_FRACTION) {
+        Some((key, f)) => (key, Some(f)),
+        None => (keys::VAL_FRACTION[0], None),
+    };
+    let suggested = current.map_or(0.2, |f| (f * 2.0).min(0.3).max(f));
+    Some(Cause {
+        kind: CauseKind::ValidationTooSmall,
+        score: 0.9,
+        evidence: format!(
+            "{images}one epoch's validation loss has a standard error of {se:.4} ({}), as large \
+             as the changes the verdict would rest on",
+            match noise.source {
+                super::NoiseSource::Logged => "from the per-sample losses",
+                _ => "estimated from the curve",
+            }
+        ),
+        config_key: key.to_string(),
+        current: current.map(number),
+        suggested: format!(
+            "{} (or k-fold cross-validation, or repeats: track sweep --repeat 3)",
+            number(suggested)
+        ),
     })
 }

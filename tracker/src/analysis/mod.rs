@@ -4,7 +4,8 @@
 //!
 //! ```text
 //! RunRecord (metric series + params) ──► resolve metric names ──► per-epoch rows + gaps
-//!        ──► smoothed curves ──► best epoch, onset, Verdict ──► likely Causes ──► Analysis
+//!        ──► Noise (logged standard errors, or estimated) ──► smoothed curves
+//!        ──► best epoch, onset, Verdict (in standard errors) ──► likely Causes ──► Analysis
 //! ```
 //!
 //! [`analyze`] does no I/O: build a [`RunRecord`] by hand or from any store. The only non-pure
@@ -13,10 +14,20 @@
 //! - The **gap** per epoch is `val_loss − train_eval_loss` and `train_eval_acc − val_acc`,
 //!   falling back to the running training metrics (`train_loss`, or Keras's `loss`) where a run
 //!   has no `train_eval_*` ([`GapBasis`]).
+//! - The **noise** ([`Noise`]) is one epoch's standard error of validation loss and accuracy:
+//!   logged by gapwatch's trainer from the per-sample values, or estimated (from the
+//!   validation-set size, or from the curve's scatter around its trend) for runs logged by
+//!   other tools, and said to be an estimate.
 //! - The **onset** of overfitting is the epoch of the smoothed validation-loss minimum, when
-//!   smoothed validation loss ends more than a tolerance above it while training loss kept falling.
-//! - The [`Verdict`] carries the numbers that support it; [`Cause`]s are ranked from the run's
-//!   params, each with the config key to change and a value to try.
+//!   smoothed validation loss ends more than a tolerance and more than
+//!   [`DEFAULT_SIGNIFICANCE_SE`] standard errors above it while training loss kept falling; a
+//!   rise beyond the tolerance but within the noise is [`Verdict::Inconclusive`].
+//! - **Instability** is read on `train_eval_loss` (eval mode, fixed subset) where a run has
+//!   it, with rises within its noise discounted; a running loss over few batches per epoch is
+//!   not called oscillating.
+//! - The [`Verdict`] carries the numbers that support it and their strength in standard
+//!   errors; [`Cause`]s are ranked from the run's params, each with its evidence number, the
+//!   config key to change and a value to try.
 //!
 //! ```
 //! use tracker::analysis::{analyze, AnalysisConfig, RunRecord};
@@ -33,6 +44,7 @@
 
 mod causes;
 mod compare;
+mod noise;
 mod series;
 mod stored;
 mod table;
@@ -44,14 +56,16 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
-pub use causes::{Cause, CauseKind, keys, likely_causes};
+pub use causes::{Cause, CauseKind, RunFacts, keys, likely_causes};
 pub use compare::{CompareInput, ComparedRun, Comparison, compare};
+pub use noise::{Noise, NoiseSource, VAL_ACC_SE, VAL_LOSS_SE, VAL_SIZE_KEYS};
 pub use series::{EpochRow, GapBasis, MetricsUsed, Point, Role, RunRecord};
 pub use stored::{RunSource, analyze_stored_run, record_from_store, record_of};
 pub use table::{ANALYSIS_FILE, analysis_batch};
 pub use verdict::{
-    DEFAULT_MIN_EPOCHS, DEFAULT_ONSET_TOLERANCE, DEFAULT_SMOOTHING_EPOCHS,
-    DEFAULT_STILL_IMPROVING_PER_EPOCH, DEFAULT_UNSTABLE_RISE_RATIO, Monitor, Verdict,
+    DEFAULT_MIN_EPOCHS, DEFAULT_ONSET_TOLERANCE, DEFAULT_SIGNIFICANCE_SE, DEFAULT_SMOOTHING_EPOCHS,
+    DEFAULT_STILL_IMPROVING_PER_EPOCH, DEFAULT_UNSTABLE_RISE_RATIO, MIN_BATCHES_FOR_OSCILLATION,
+    Monitor, UNDERFIT_LOSS_OVER_CHANCE, Verdict,
 };
 
 /// How runs are analysed: metric names and the thresholds of the verdict.
@@ -75,6 +89,8 @@ pub struct AnalysisConfig {
     /// Relative fall of validation loss per epoch at the end above which a run is still
     /// improving, i.e. underfitting (≥ 0).
     pub still_improving_per_epoch: f64,
+    /// Standard errors of one epoch's value a rise or fall must reach to count (> 0).
+    pub significance_se: f64,
 }
 
 impl Default for AnalysisConfig {
@@ -87,6 +103,7 @@ impl Default for AnalysisConfig {
             onset_tolerance: DEFAULT_ONSET_TOLERANCE,
             unstable_rise_ratio: DEFAULT_UNSTABLE_RISE_RATIO,
             still_improving_per_epoch: DEFAULT_STILL_IMPROVING_PER_EPOCH,
+            significance_se: DEFAULT_SIGNIFICANCE_SE,
         }
     }
 }
@@ -126,6 +143,13 @@ impl AnalysisConfig {
                 "a non-negative number",
             );
         }
+        if !(self.significance_se > 0.0 && self.significance_se.is_finite()) {
+            return bad(
+                "significance_se",
+                &self.significance_se,
+                "a positive number",
+            );
+        }
         Ok(())
     }
 }
@@ -143,6 +167,8 @@ pub struct BestEpoch {
     pub val_loss: f64,
     /// Validation accuracy there, if logged.
     pub val_acc: Option<f64>,
+    /// One standard error of `value` (the run's [`Noise`] for the monitored metric), when known.
+    pub se: Option<f64>,
 }
 
 /// Everything the analysis says about one run. Serializes to the JSON of `track analyze --json`
@@ -159,6 +185,8 @@ pub struct Analysis {
     pub gap_basis: GapBasis,
     /// The best epoch by the monitored metric.
     pub best: BestEpoch,
+    /// One epoch's noise in the validation numbers: the unit of the verdict's strength.
+    pub noise: Noise,
     /// The epoch after which the run overfit, if it did.
     pub onset_epoch: Option<i64>,
     /// Loss gap at the last epoch.
@@ -169,9 +197,9 @@ pub struct Analysis {
     pub max_loss_gap: Option<f64>,
     /// The verdict and its numbers.
     pub verdict: Verdict,
-    /// One sentence: the verdict and its numbers.
+    /// One sentence: the verdict, its numbers and their strength in standard errors.
     pub summary: String,
-    /// Likely causes, most likely first (empty for a good fit).
+    /// Likely causes with what to change, most likely first (empty for a good fit).
     pub causes: Vec<Cause>,
     /// The per-epoch table the verdict was read from.
     pub per_epoch: Vec<EpochRow>,
@@ -233,22 +261,69 @@ pub fn analyze(record: &RunRecord, config: &AnalysisConfig) -> Result<Analysis> 
     let train: Vec<f64> = rows.iter().filter_map(EpochRow::trend_train_loss).collect();
     let val: Vec<f64> = rows.iter().map(|r| r.val_loss).collect();
     let val_acc: Option<Vec<f64>> = rows.iter().map(|r| r.val_acc).collect();
-    let (best, best_metric, best_value) = match (config.monitor, &val_acc, &used.val_acc) {
+    let noise = Noise::of(record, &epochs, &val, val_acc.as_deref());
+    let (best, best_metric, best_value, best_se) = match (config.monitor, &val_acc, &used.val_acc) {
         (Monitor::ValAcc, Some(acc), Some(name)) => {
             let i = verdict::argmax(acc);
-            (i, name.clone(), acc[i])
+            (i, name.clone(), acc[i], noise.val_acc_se)
         }
         _ => {
             let i = verdict::argmin(&val);
-            (i, used.val_loss.clone().unwrap_or_default(), val[i])
+            let se = record
+                .by_step(noise::VAL_LOSS_SE)
+                .get(&epochs[i])
+                .copied()
+                .or(noise.val_loss_se);
+            (i, used.val_loss.clone().unwrap_or_default(), val[i], se)
         }
     };
+    // Instability is judged on the eval-mode training loss where the run has it for every
+    // epoch: the running loss of augmented, dropped-out batches moves by chance.
+    let train_eval: Option<Vec<f64>> = rows.iter().map(|r| r.train_eval_loss).collect();
+    let stability_name = match &train_eval {
+        Some(_) => "train_eval_loss",
+        None => "training loss",
+    };
+    let stability_noise = match &train_eval {
+        Some(_) => {
+            let logged = record.by_step("train_eval_loss_se");
+            let values: Vec<f64> = epochs
+                .iter()
+                .filter_map(|e| logged.get(e).copied())
+                .collect();
+            noise::median(&values)
+        }
+        None => None,
+    };
+    let batches_per_epoch = {
+        let get = |keys: &[&str]| {
+            keys.iter()
+                .find_map(|k| record.params.get(*k))
+                .and_then(|v| v.trim().parse::<f64>().ok())
+        };
+        match (get(keys::TRAIN_SAMPLES), get(keys::BATCH_SIZE)) {
+            (Some(samples), Some(batch)) if batch > 0.0 => Some((samples / batch).ceil()),
+            _ => None,
+        }
+    };
+    let classes = ["num_classes", "classes", "n_classes"]
+        .iter()
+        .find_map(|k| record.params.get(*k))
+        .and_then(|v| v.trim().parse::<f64>().ok());
     let curves = verdict::Curves {
         epochs: &epochs,
         train_loss: &train,
+        stability: (
+            stability_name,
+            train_eval.as_deref().unwrap_or(&train),
+            stability_noise,
+        ),
+        batches_per_epoch,
+        classes,
         val_loss: &val,
         val_acc: val_acc.as_deref(),
         best,
+        noise: &noise,
     };
     let thresholds = verdict::Thresholds {
         min_epochs: config.min_epochs,
@@ -256,9 +331,20 @@ pub fn analyze(record: &RunRecord, config: &AnalysisConfig) -> Result<Analysis> 
         onset_tolerance: config.onset_tolerance,
         unstable_rise_ratio: config.unstable_rise_ratio,
         still_improving_per_epoch: config.still_improving_per_epoch,
+        significance_se: config.significance_se,
     };
     let verdict = verdict::judge(&curves, &thresholds);
-    let causes = likely_causes(&verdict, &record.params, rows.len() - 1 - best, rows.len());
+    let causes = likely_causes(
+        &verdict,
+        &record.params,
+        &causes::RunFacts {
+            epochs_after_best: rows.len() - 1 - best,
+            epochs: rows.len(),
+            final_loss_gap: last.loss_gap,
+            final_train_eval_acc: last.train_eval_acc.or(last.train_acc),
+            noise: &noise,
+        },
+    );
     let gap_basis = if last.train_eval_loss.is_some() {
         GapBasis::TrainEval
     } else {
@@ -278,12 +364,14 @@ pub fn analyze(record: &RunRecord, config: &AnalysisConfig) -> Result<Analysis> 
             value: best_value,
             val_loss: val[best],
             val_acc: rows[best].val_acc,
+            se: best_se,
         },
         onset_epoch: verdict.onset_epoch(),
         final_loss_gap: last.loss_gap,
         final_acc_gap: last.acc_gap,
         max_loss_gap,
-        summary: verdict.explain(),
+        summary: verdict.explain(&noise),
+        noise,
         verdict,
         causes,
         metrics: used,

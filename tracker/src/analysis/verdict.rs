@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::noise::Noise;
 use super::series::smooth;
 
 /// Fewest epochs with both a training and a validation loss before a verdict is given.
@@ -11,9 +12,18 @@ pub const DEFAULT_SMOOTHING_EPOCHS: usize = 3;
 /// How far (relative to its minimum) smoothed validation loss must end above its minimum for
 /// the rise to count as overfitting rather than noise.
 pub const DEFAULT_ONSET_TOLERANCE: f64 = 0.05;
-/// Training loss is unstable when the sum of its epoch-to-epoch rises exceeds this fraction of
-/// its net drop (0.5: it climbed back half of what it descended).
+/// Training loss is unstable when the sum of its epoch-to-epoch rises beyond the noise exceeds
+/// this fraction of its net drop (0.5: it climbed back half of what it descended).
 pub const DEFAULT_UNSTABLE_RISE_RATIO: f64 = 0.5;
+/// A rise or fall counts only when it is at least this many standard errors of one epoch's
+/// value: smaller ones are within what chance alone does on the run's validation set.
+pub const DEFAULT_SIGNIFICANCE_SE: f64 = 2.0;
+/// A running training loss averaged over fewer batches per epoch than this is too noisy to call
+/// its ups and downs oscillation (runs with `train_eval_loss` are read on that instead).
+pub const MIN_BATCHES_FOR_OSCILLATION: f64 = 20.0;
+/// A model whose final training loss is at least this share of chance level (ln classes)
+/// underfits: it fits its own training set hardly better than the class frequencies.
+pub const UNDERFIT_LOSS_OVER_CHANCE: f64 = 0.5;
 /// A run is still improving (underfitting: train longer) when smoothed validation loss fell by
 /// more than this fraction per epoch over the last quarter of the run.
 pub const DEFAULT_STILL_IMPROVING_PER_EPOCH: f64 = 0.01;
@@ -29,16 +39,27 @@ pub enum Monitor {
     ValAcc,
 }
 
-/// The verdict on a run, with the numbers that support it. Serialized with a `label` field
-/// holding the human label (`"good fit"`, `"not enough epochs to tell"`, ...).
+/// The verdict on a run, with the numbers that support it and their strength in standard errors
+/// of the run's own noise. Serialized with a `label` field holding the human label
+/// (`"good fit"`, `"inconclusive"`, `"not enough epochs to tell"`, ...).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "label")]
 pub enum Verdict {
-    /// The model has not learned what it could: losses still falling or barely moved.
+    /// The model has not learned what it could: losses still falling beyond the noise at the
+    /// end, training loss barely moved, or the model fits its own training set hardly better
+    /// than chance.
     #[serde(rename = "underfitting")]
     Underfitting {
+        /// Validation loss was still falling beyond the noise at the end (train longer).
+        still_falling: bool,
+        /// Final training loss (eval mode where logged) over chance level ln(classes), when
+        /// the classes are known.
+        train_loss_over_chance: Option<f64>,
         /// Relative fall of smoothed validation loss per epoch over the last quarter of the run.
         val_loss_fall_per_epoch: f64,
+        /// That fall over the last quarter, in standard errors of one epoch's validation loss
+        /// (`None`: noise unknown).
+        fall_se: Option<f64>,
         /// Relative fall of smoothed training loss per epoch over the same epochs.
         train_loss_fall_per_epoch: f64,
         /// Training loss, last epoch over first (1.0: it did not move).
@@ -46,7 +67,7 @@ pub enum Verdict {
         /// Validation loss at the last epoch.
         final_val_loss: f64,
     },
-    /// Validation loss reached its minimum and stayed there; no sustained rise.
+    /// Validation loss reached its minimum and stayed there; no rise beyond the noise.
     #[serde(rename = "good fit")]
     GoodFit {
         /// The best epoch (by the monitored metric).
@@ -57,8 +78,11 @@ pub enum Verdict {
         final_val_loss: f64,
         /// Smoothed rise of validation loss after its minimum, relative to it (below tolerance).
         val_loss_rise_pct: f64,
+        /// That rise in standard errors of one epoch's validation loss (`None`: noise unknown).
+        rise_se: Option<f64>,
     },
-    /// Validation loss rose after `onset_epoch` while training loss kept falling.
+    /// Validation loss rose beyond the noise after `onset_epoch` while training loss kept
+    /// falling.
     #[serde(rename = "overfitting")]
     Overfitting {
         /// The epoch after which smoothed validation loss rises (its minimum).
@@ -71,6 +95,10 @@ pub enum Verdict {
         final_val_loss: f64,
         /// Validation loss lost after the best epoch: final − best.
         val_loss_lost: f64,
+        /// Smoothed rise of validation loss from its minimum to the end (absolute).
+        val_loss_rise: f64,
+        /// That rise in standard errors of one epoch's validation loss (`None`: noise unknown).
+        rise_se: Option<f64>,
         /// Smoothed rise of validation loss from the onset to the end, in % of its minimum.
         val_loss_rise_pct: f64,
         /// Smoothed fall of training loss from the onset to the end, in % of its onset value.
@@ -80,13 +108,38 @@ pub enum Verdict {
         /// Validation accuracy lost after its best epoch (best − final), when logged.
         val_acc_lost: Option<f64>,
     },
-    /// Training loss oscillates or diverges (learning rate too high, inputs badly scaled).
+    /// Validation loss rose by more than the tolerance, but the run cannot say whether it
+    /// overfit: the rise is within the noise of the validation set, or training loss did not
+    /// keep falling meanwhile, or it came in the last epoch only.
+    #[serde(rename = "inconclusive")]
+    Inconclusive {
+        /// Training loss kept falling after the validation minimum.
+        train_fell: bool,
+        /// Epochs after the smoothed validation minimum.
+        epochs_after_minimum: usize,
+        /// The best epoch (by the monitored metric).
+        best_epoch: i64,
+        /// Validation loss at its lowest.
+        best_val_loss: f64,
+        /// Validation loss at the last epoch.
+        final_val_loss: f64,
+        /// Smoothed rise of validation loss from its minimum to the end (absolute).
+        val_loss_rise: f64,
+        /// That rise in standard errors of one epoch's validation loss.
+        rise_se: f64,
+        /// One standard error of one epoch's validation loss.
+        val_loss_se: f64,
+    },
+    /// Training loss oscillates beyond its noise or diverges (learning rate too high, inputs
+    /// badly scaled).
     #[serde(rename = "unstable")]
     Unstable {
-        /// Sum of the epoch-to-epoch rises of training loss over its net fall.
+        /// Sum of the epoch-to-epoch rises of training loss beyond the noise, over its net fall.
         train_loss_rise_ratio: f64,
         /// Training loss ended at or above where it started, or became NaN/infinite.
         diverged: bool,
+        /// The training metric read: `train_eval_loss` (eval mode) or the running loss.
+        train_metric: String,
         /// Training loss at the first epoch.
         first_train_loss: f64,
         /// Training loss at the last epoch.
@@ -103,13 +156,14 @@ pub enum Verdict {
 }
 
 impl Verdict {
-    /// The human label: `underfitting`, `good fit`, `overfitting`, `unstable` or
-    /// `not enough epochs to tell`.
+    /// The human label: `underfitting`, `good fit`, `overfitting`, `inconclusive`, `unstable`
+    /// or `not enough epochs to tell`.
     pub fn label(&self) -> &'static str {
         match self {
             Verdict::Underfitting { .. } => "underfitting",
             Verdict::GoodFit { .. } => "good fit",
             Verdict::Overfitting { .. } => "overfitting",
+            Verdict::Inconclusive { .. } => "inconclusive",
             Verdict::Unstable { .. } => "unstable",
             Verdict::NotEnoughEpochs { .. } => "not enough epochs to tell",
         }
@@ -123,18 +177,47 @@ impl Verdict {
         }
     }
 
-    /// One sentence with the supporting numbers.
-    pub fn explain(&self) -> String {
+    /// One sentence with the supporting numbers and their strength; `noise` says where the
+    /// standard errors come from.
+    pub fn explain(&self, noise: &Noise) -> String {
+        let se = noise.val_loss_se;
+        let strength = |z: &Option<f64>| match (z, se) {
+            (Some(z), Some(se)) => format!("{z:.1} standard errors of {se:.4}"),
+            _ => "noise unknown".to_string(),
+        };
         match self {
             Verdict::Underfitting {
+                still_falling: true,
                 val_loss_fall_per_epoch,
+                fall_se,
                 train_loss_last_over_first,
                 final_val_loss,
                 ..
             } => format!(
                 "underfitting: validation loss is still falling {:.1}%/epoch at the end \
-                 (final {final_val_loss:.4}); training loss ended at {:.0}% of its first value",
+                 ({} over the last quarter; final {final_val_loss:.4}); training loss ended \
+                 at {:.0}% of its first value",
                 val_loss_fall_per_epoch * 100.0,
+                strength(fall_se),
+                train_loss_last_over_first * 100.0
+            ),
+            Verdict::Underfitting {
+                train_loss_over_chance: Some(ratio),
+                final_val_loss,
+                ..
+            } if *ratio >= UNDERFIT_LOSS_OVER_CHANCE => format!(
+                "underfitting: the model fits its own training set poorly (training loss ends \
+                 at {:.0}% of chance level, final validation loss {final_val_loss:.4}): it \
+                 cannot learn the task as set up",
+                ratio * 100.0
+            ),
+            Verdict::Underfitting {
+                train_loss_last_over_first,
+                final_val_loss,
+                ..
+            } => format!(
+                "underfitting: training loss barely moved (it ended at {:.0}% of its first \
+                 value; final validation loss {final_val_loss:.4})",
                 train_loss_last_over_first * 100.0
             ),
             Verdict::GoodFit {
@@ -142,10 +225,12 @@ impl Verdict {
                 best_val_loss,
                 final_val_loss,
                 val_loss_rise_pct,
+                rise_se,
             } => format!(
                 "good fit: validation loss bottomed at {best_val_loss:.4} (epoch {best_epoch}) \
-                 and ended at {final_val_loss:.4} (smoothed rise {val_loss_rise_pct:.1}%, \
-                 within tolerance)"
+                 and ended at {final_val_loss:.4} (smoothed rise {val_loss_rise_pct:.1}%, {}: \
+                 within the tolerance)",
+                strength(rise_se)
             ),
             Verdict::Overfitting {
                 onset_epoch,
@@ -153,32 +238,70 @@ impl Verdict {
                 best_val_loss,
                 final_val_loss,
                 val_loss_lost,
+                val_loss_rise,
+                rise_se,
                 val_loss_rise_pct,
                 train_loss_fall_after_onset_pct,
                 epochs_after_onset,
                 ..
             } => format!(
-                "overfitting from epoch {onset_epoch}: validation loss rose {val_loss_rise_pct:.0}% \
-                 over the {epochs_after_onset} epochs after it while training loss fell \
-                 {train_loss_fall_after_onset_pct:.0}%; best epoch {best_epoch} \
-                 (val loss {best_val_loss:.4}), final {final_val_loss:.4}: \
-                 {val_loss_lost:.4} lost"
+                "overfitting from epoch {onset_epoch}: validation loss rose {val_loss_rise:.4} \
+                 above its best ({}; +{val_loss_rise_pct:.0}%) over the {epochs_after_onset} \
+                 epochs after it while training loss fell {train_loss_fall_after_onset_pct:.0}%; \
+                 best epoch {best_epoch} (val loss {best_val_loss:.4}), final \
+                 {final_val_loss:.4}: {val_loss_lost:.4} lost",
+                strength(rise_se)
             ),
+            Verdict::Inconclusive {
+                train_fell,
+                epochs_after_minimum,
+                best_epoch,
+                best_val_loss,
+                final_val_loss,
+                val_loss_rise,
+                rise_se,
+                val_loss_se,
+            } => {
+                let head = format!(
+                    "inconclusive: validation loss ended {val_loss_rise:.4} above its best \
+                     ({best_val_loss:.4} at epoch {best_epoch}, final {final_val_loss:.4}), \
+                     {rise_se:.1} standard errors of {val_loss_se:.4} ({})",
+                    noise.describe()
+                );
+                if *rise_se < DEFAULT_SIGNIFICANCE_SE {
+                    format!(
+                        "{head}: within what chance alone does; a larger validation split, \
+                         k-fold cross-validation or repeated runs would tell"
+                    )
+                } else if *epochs_after_minimum < 2 {
+                    format!("{head}, in the last epoch only: train a few more epochs to tell")
+                } else if !*train_fell {
+                    format!(
+                        "{head}, but training loss did not keep falling meanwhile: not the \
+                         pattern of overfitting (a noisy end); train longer or repeat with \
+                         other seeds to tell"
+                    )
+                } else {
+                    head
+                }
+            }
             Verdict::Unstable {
                 train_loss_rise_ratio,
                 diverged,
+                train_metric,
                 first_train_loss,
                 final_train_loss,
             } => {
                 if *diverged {
                     format!(
-                        "unstable: training loss diverged ({first_train_loss:.4} at the first \
-                         epoch, {final_train_loss:.4} at the last)"
+                        "unstable: {train_metric} diverged or blew up to chance level \
+                         ({first_train_loss:.4} at the first epoch, {final_train_loss:.4} at the \
+                         last)"
                     )
                 } else {
                     format!(
-                        "unstable: training loss oscillates (its rises add up to \
-                         {:.0}% of its net fall)",
+                        "unstable: {train_metric} oscillates (its rises beyond the noise add \
+                         up to {:.0}% of its net fall)",
                         train_loss_rise_ratio * 100.0
                     )
                 }
@@ -199,15 +322,27 @@ pub(crate) struct Thresholds {
     pub onset_tolerance: f64,
     pub unstable_rise_ratio: f64,
     pub still_improving_per_epoch: f64,
+    pub significance_se: f64,
 }
 
 /// Training and validation loss per epoch, aligned; `best` is the index of the best epoch.
 pub(crate) struct Curves<'a> {
     pub epochs: &'a [i64],
+    /// The training loss trends are read from (running, or eval-mode where the run has no
+    /// running loss).
     pub train_loss: &'a [f64],
+    /// The training loss instability is judged on: `train_eval_loss` where logged, else the
+    /// running loss; with its name and one epoch's noise, when known.
+    pub stability: (&'a str, &'a [f64], Option<f64>),
+    /// Batches per epoch of the running loss, when the run's params tell.
+    pub batches_per_epoch: Option<f64>,
+    /// Number of classes, when the run's params tell: chance level is 1/classes accuracy and
+    /// ln(classes) loss.
+    pub classes: Option<f64>,
     pub val_loss: &'a [f64],
     pub val_acc: Option<&'a [f64]>,
     pub best: usize,
+    pub noise: &'a Noise,
 }
 
 /// Reads the verdict from aligned curves.
@@ -219,24 +354,12 @@ pub(crate) fn judge(c: &Curves<'_>, t: &Thresholds) -> Verdict {
             needed: t.min_epochs,
         };
     }
-    let first_train = c.train_loss[0];
-    let last_train = c.train_loss[n - 1];
-    let rise_ratio = rise_ratio(c.train_loss);
-    let non_finite = c
-        .train_loss
-        .iter()
-        .chain(c.val_loss)
-        .any(|v| !v.is_finite());
-    let diverged = non_finite || last_train > first_train;
-    if diverged || rise_ratio > t.unstable_rise_ratio {
-        return Verdict::Unstable {
-            train_loss_rise_ratio: rise_ratio,
-            diverged,
-            first_train_loss: first_train,
-            final_train_loss: last_train,
-        };
+    if let Some(unstable) = instability(c, t) {
+        return unstable;
     }
 
+    let se = c.noise.val_loss_se.filter(|s| *s > 0.0);
+    let in_se = |x: f64| se.map(|s| x / s);
     let sv = smooth(c.val_loss, t.smoothing_epochs);
     let st = smooth(c.train_loss, t.smoothing_epochs);
     let low = argmin(&sv);
@@ -245,7 +368,30 @@ pub(crate) fn judge(c: &Curves<'_>, t: &Thresholds) -> Verdict {
     let best_val_loss = c.val_loss[argmin(c.val_loss)];
     let final_val_loss = c.val_loss[n - 1];
     let train_falls = st[n - 1] < st[low];
-    if n - 1 - low >= 2 && rise > t.onset_tolerance * sv[low].abs() && train_falls {
+    let beyond_tolerance = rise > t.onset_tolerance * sv[low].abs();
+    let significant = |x: f64| se.is_none_or(|s| x >= t.significance_se * s);
+    // High bias: the model ends fitting its own training set (eval mode where logged) hardly
+    // better than predicting the class frequencies; whatever validation loss does then, the
+    // first thing to fix is that it learns.
+    let train_loss_over_chance = c
+        .classes
+        .filter(|k| *k >= 2.0)
+        .map(|k| c.stability.1[n - 1] / k.ln());
+    let fits_poorly = train_loss_over_chance.is_some_and(|r| r >= UNDERFIT_LOSS_OVER_CHANCE);
+    if beyond_tolerance && !fits_poorly {
+        let epochs_after_minimum = n - 1 - low;
+        if !(significant(rise) && train_falls && epochs_after_minimum >= 2) {
+            return Verdict::Inconclusive {
+                train_fell: train_falls,
+                epochs_after_minimum,
+                best_epoch: c.epochs[c.best],
+                best_val_loss,
+                final_val_loss,
+                val_loss_rise: rise,
+                rise_se: in_se(rise).unwrap_or(f64::INFINITY),
+                val_loss_se: se.unwrap_or_default(),
+            };
+        }
         let val_acc_lost = c.val_acc.map(|acc| {
             let best = acc.iter().copied().fold(f64::NEG_INFINITY, f64::max);
             best - acc[n - 1]
@@ -261,6 +407,8 @@ pub(crate) fn judge(c: &Curves<'_>, t: &Thresholds) -> Verdict {
             best_val_loss,
             final_val_loss,
             val_loss_lost: final_val_loss - best_val_loss,
+            val_loss_rise: rise,
+            rise_se: in_se(rise),
             val_loss_rise_pct: rise_pct,
             train_loss_fall_after_onset_pct: 100.0 * (st[low] - st[n - 1])
                 / st[low].abs().max(f64::EPSILON),
@@ -270,14 +418,22 @@ pub(crate) fn judge(c: &Curves<'_>, t: &Thresholds) -> Verdict {
     }
 
     let k = (n / 4).max(2);
-    let fall_per_epoch =
-        |s: &[f64]| (s[n - 1 - k] - s[n - 1]) / (k as f64 * s[n - 1].abs().max(f64::EPSILON));
-    let val_fall = fall_per_epoch(&sv);
-    let train_fall = fall_per_epoch(&st);
-    let last_over_first = last_train / first_train;
-    if val_fall > t.still_improving_per_epoch || last_over_first > 0.9 {
+    let fall = |s: &[f64]| s[n - 1 - k] - s[n - 1];
+    let per_epoch = |s: &[f64]| fall(s) / (k as f64 * s[n - 1].abs().max(f64::EPSILON));
+    let val_fall = per_epoch(&sv);
+    let train_fall = per_epoch(&st);
+    let last_over_first = c.train_loss[n - 1] / c.train_loss[0];
+    // Still improving: falling fast enough, beyond the noise, and the end is (within the noise)
+    // the lowest point: a run whose final loss is above its best is not still improving.
+    let at_its_lowest = rise <= se.unwrap_or(0.0).max(t.onset_tolerance * sv[low].abs());
+    let still_improving =
+        val_fall > t.still_improving_per_epoch && significant(fall(&sv)) && at_its_lowest;
+    if still_improving || last_over_first > 0.9 || fits_poorly {
         return Verdict::Underfitting {
+            still_falling: still_improving,
+            train_loss_over_chance,
             val_loss_fall_per_epoch: val_fall,
+            fall_se: in_se(fall(&sv)),
             train_loss_fall_per_epoch: train_fall,
             train_loss_last_over_first: last_over_first,
             final_val_loss,
@@ -288,12 +444,63 @@ pub(crate) fn judge(c: &Curves<'_>, t: &Thresholds) -> Verdict {
         best_val_loss,
         final_val_loss,
         val_loss_rise_pct: rise_pct,
+        rise_se: in_se(rise),
     }
 }
 
-/// Sum of the rises of `values` from one epoch to the next over its net fall (first − min).
-pub(crate) fn rise_ratio(values: &[f64]) -> f64 {
-    let rises: f64 = values.windows(2).map(|w| (w[1] - w[0]).max(0.0)).sum();
+/// An unstable verdict when the stability signal diverges or oscillates beyond its noise.
+fn instability(c: &Curves<'_>, t: &Thresholds) -> Option<Verdict> {
+    let (name, signal, noise) = c.stability;
+    let n = signal.len();
+    let non_finite = signal
+        .iter()
+        .chain(c.train_loss)
+        .chain(c.val_loss)
+        .any(|v| !v.is_finite());
+    let (first, last) = (signal[0], signal[n - 1]);
+    // Exploded, then stuck at chance: a step so large that the loss shot far above chance
+    // level (ln classes) and the model ends predicting no better than chance.
+    let exploded_to_chance = c.classes.filter(|k| *k >= 2.0).is_some_and(|k| {
+        let chance_loss = k.ln();
+        let peak = c
+            .train_loss
+            .iter()
+            .chain(signal)
+            .copied()
+            .fold(f64::NEG_INFINITY, f64::max);
+        let at_chance_acc = c.val_acc.is_some_and(|acc| {
+            let allowance = 2.0 * c.noise.val_acc_se.unwrap_or(0.02);
+            acc[acc.len() - 1] <= 1.0 / k + allowance
+        });
+        peak >= 2.0 * chance_loss && at_chance_acc && last >= 0.9 * chance_loss
+    });
+    let diverged = non_finite || last > first || exploded_to_chance;
+    // A running loss over a handful of batches moves by chance from epoch to epoch: do not
+    // read its ups and downs as oscillation (divergence still counts).
+    let too_noisy = name != "train_eval_loss"
+        && noise.is_none()
+        && c.batches_per_epoch
+            .is_some_and(|b| b < MIN_BATCHES_FOR_OSCILLATION);
+    let ratio = rise_ratio(signal, t.significance_se * noise.unwrap_or(0.0));
+    if diverged || (!too_noisy && ratio > t.unstable_rise_ratio) {
+        return Some(Verdict::Unstable {
+            train_loss_rise_ratio: ratio,
+            diverged,
+            train_metric: name.to_string(),
+            first_train_loss: first,
+            final_train_loss: last,
+        });
+    }
+    None
+}
+
+/// Sum of the rises of `values` from one epoch to the next, each less `allowance` (the noise
+/// a rise may be), over its net fall (first − min).
+pub(crate) fn rise_ratio(values: &[f64], allowance: f64) -> f64 {
+    let rises: f64 = values
+        .windows(2)
+        .map(|w| (w[1] - w[0] - allowance).max(0.0))
+        .sum();
     if rises == 0.0 {
         return 0.0;
     }
