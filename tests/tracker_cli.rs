@@ -81,12 +81,20 @@ impl DaemonProcess {
 
     /// [`DaemonProcess::start`] with more `track daemon` flags.
     fn start_with(db: &Path, addr: &str, flags: &[&str]) -> DaemonProcess {
-        let mut child = Command::new(TRACK)
+        let mut command = Command::new(TRACK);
+        command
             .args(["daemon", "--db"])
             .arg(db)
             .args(["--addr", addr])
-            .args(flags)
+            .args(flags);
+        DaemonProcess::spawn(command)
+    }
+
+    /// Spawns a prepared `track ... daemon ...` command and waits for its address line.
+    fn spawn(mut command: Command) -> DaemonProcess {
+        let mut child = command
             .env_remove("TRACK_TOKEN_FILE")
+            .env_remove("TRACK_DB")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -263,6 +271,39 @@ fn the_official_mlflow_client_deletes_renames_and_tags_experiments_and_logs_data
 
 /// `track daemon --artifact-root s3://...` cannot serve a bucket: refused at startup (exit 2,
 /// naming `--no-serve-artifacts`) before the database is created.
+#[test]
+fn the_daemon_serves_the_database_the_global_tracking_uri_names() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("named.db");
+    let mut command = track(&format!("sqlite:{}", db.display()));
+    command
+        .args(["daemon", "--addr", "127.0.0.1:0"])
+        .current_dir(dir.path());
+    let daemon = DaemonProcess::spawn(command);
+    let client = Client::open(&daemon.url).expect("client");
+    client
+        .get_or_create_experiment("served")
+        .expect("the daemon creates an experiment");
+    daemon.kill();
+    assert!(
+        !dir.path().join("gapwatch.db").exists(),
+        "the default database was served instead"
+    );
+    let names: Vec<String> = Client::open(&db.display().to_string())
+        .expect("embedded")
+        .list_experiments()
+        .expect("experiments")
+        .into_iter()
+        .map(|e| e.name)
+        .collect();
+    assert!(names.contains(&"served".to_string()), "{names:?}");
+    // A global URI naming a daemon is not a database: refused, not replaced by the default.
+    let refused = run_track("http://127.0.0.1:9", &["daemon", "--addr", "127.0.0.1:0"]);
+    assert_eq!(refused.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("--db"), "{stderr}");
+}
+
 #[test]
 fn a_daemon_serving_artifacts_from_a_bucket_uri_is_refused_at_startup() {
     let dir = tempfile::tempdir().expect("temp dir");

@@ -13,9 +13,11 @@ use crate::GlobalArgs;
 /// Flags of `track daemon`.
 #[derive(Debug, clap::Args)]
 pub struct DaemonArgs {
-    /// The SQLite database file (created if missing).
-    #[arg(long, env = "TRACK_DB", default_value = crate::DEFAULT_TRACKING_URI)]
-    pub db: PathBuf,
+    /// The SQLite database file (created if missing). Default: the global `--tracking-uri`
+    /// (or `TRACK_TRACKING_URI`) when it names a file (`PATH` or `sqlite:PATH`), else
+    /// `gapwatch.db` in the working directory.
+    #[arg(long, env = "TRACK_DB")]
+    pub db: Option<PathBuf>,
     /// Address to listen on. A non-loopback address requires `--token-file`.
     #[arg(long, env = "TRACK_ADDR", default_value = api::DEFAULT_ADDR)]
     pub addr: SocketAddr,
@@ -41,8 +43,29 @@ pub struct DaemonArgs {
     pub request_timeout_secs: u64,
 }
 
+/// The database the daemon serves: `--db`, else the global tracking URI when it names a file,
+/// else the default. A global URI naming a daemon (`http://...`) is refused rather than
+/// silently replaced by the default file. (`MLFLOW_TRACKING_URI` is not read here: clients set
+/// it to the daemon's own address.)
+fn database(args: &DaemonArgs, global: &GlobalArgs) -> anyhow::Result<PathBuf> {
+    if let Some(db) = &args.db {
+        return Ok(db.clone());
+    }
+    match global.tracking_uri.as_deref().map(str::trim) {
+        None | Some("") => Ok(PathBuf::from(crate::DEFAULT_TRACKING_URI)),
+        Some(uri) if uri.starts_with("http://") || uri.starts_with("https://") => {
+            anyhow::bail!(
+                "--tracking-uri {uri} names a daemon, not a database to serve: give the \
+                 database with --db (or a file path as --tracking-uri)"
+            )
+        }
+        Some(uri) => Ok(tracker::client::embedded_path(uri)?),
+    }
+}
+
 /// Runs `track daemon` until SIGINT or SIGTERM (a second signal exits at once).
 pub fn run(args: DaemonArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    let db = database(&args, global)?;
     let token = match &args.token_file {
         Some(path) => Some(
             std::fs::read_to_string(path)
@@ -66,13 +89,13 @@ pub fn run(args: DaemonArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         _ => None,
     };
     let store = Store::open_with(
-        &args.db,
+        &db,
         StoreOptions {
             artifact_root,
             artifact_uris,
         },
     )
-    .with_context(|| format!("opening the store {}", args.db.display()))?;
+    .with_context(|| format!("opening the store {}", db.display()))?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .max_blocking_threads(16)
@@ -86,7 +109,7 @@ pub fn run(args: DaemonArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         if !global.quiet {
             eprintln!(
                 "track daemon: serving {} on http://{bound} (artifacts in {})",
-                args.db.display(),
+                db.display(),
                 root_uri.unwrap_or_else(|| store.artifact_root().display().to_string())
             );
         }

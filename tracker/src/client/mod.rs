@@ -92,7 +92,7 @@ pub fn now_ms() -> i64 {
 
 /// The database path of an embedded tracking URI: `sqlite:PATH`, SQLAlchemy's
 /// `sqlite:///PATH` (relative) and `sqlite:////PATH` (absolute), or a plain path.
-fn embedded_path(uri: &str) -> Result<PathBuf> {
+pub fn embedded_path(uri: &str) -> Result<PathBuf> {
     let path = match uri.strip_prefix("sqlite:") {
         Some(rest) => rest
             .strip_prefix("///")
