@@ -249,3 +249,79 @@ fn analyze_of_an_unknown_run_fails_naming_it() -> TestResult {
     assert!(stderr.contains("no-such-run"), "{stderr}");
     Ok(())
 }
+
+#[test]
+fn ctrl_c_stops_a_sweep_records_the_run_killed_and_starts_no_other() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let db = dir.path().join("track.db");
+    let data = concat!(env!("CARGO_MANIFEST_DIR"), "/data/fashion-mnist-mini");
+    // Three runs, each long enough (200 epochs) to be interrupted while it trains.
+    let sweep = Command::new(TRACK)
+        .arg("--tracking-uri")
+        .arg(&db)
+        .args([
+            "--quiet",
+            "sweep",
+            "--grid",
+            "model.dense_dropout=0,0.25,0.5",
+        ])
+        .args(["--set", &format!("data.path={data:?}")])
+        .args(["--set", "data.limit=64", "--set", "train.epochs=200"])
+        .args([
+            "--set",
+            "model.conv_channels=[4]",
+            "--set",
+            "model.dense_units=[8]",
+        ])
+        .args([
+            "--set",
+            "early_stopping.enabled=false",
+            "--experiment",
+            "interrupted",
+        ])
+        .env_remove("MLFLOW_TRACKING_URI")
+        .env_remove("TRACK_TRACKING_URI")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()?;
+    // Wait until the first run has logged an epoch, then send SIGINT as Ctrl-C does.
+    let first_epoch_logged = || -> Result<bool, Box<dyn std::error::Error>> {
+        let out = Command::new(TRACK)
+            .arg("--tracking-uri")
+            .arg(&db)
+            .args(["query", "metrics.val_loss > 0", "--format", "json"])
+            .output()?;
+        Ok(out.status.success()
+            && serde_json::from_slice::<Value>(&out.stdout)?
+                .as_array()
+                .is_some_and(|a| !a.is_empty()))
+    };
+    let mut waited = 0;
+    while !(db.exists() && first_epoch_logged().unwrap_or(false)) {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        waited += 1;
+        assert!(waited < 600, "the first run logged no epoch in 2 minutes");
+    }
+    let signal = Command::new("kill")
+        .args(["-INT", &sweep.id().to_string()])
+        .status()?;
+    assert!(signal.success());
+    let output = sweep.wait_with_output()?;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("2 of 3 runs not started"), "{stderr}");
+    let runs = Command::new(TRACK)
+        .arg("--tracking-uri")
+        .arg(&db)
+        .args(["runs", "--format", "json"])
+        .output()?;
+    let runs: Value = serde_json::from_slice(&runs.stdout)?;
+    let statuses: Vec<&str> = runs
+        .as_array()
+        .ok_or("no runs")?
+        .iter()
+        .filter_map(|r| r["status"].as_str())
+        .collect();
+    assert_eq!(statuses, vec!["KILLED"], "one run, recorded KILLED");
+    Ok(())
+}

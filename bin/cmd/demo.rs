@@ -17,6 +17,7 @@ use super::analyze::{display_name, load, print_analysis};
 use super::compare::{comparison, print_comparison};
 use super::train::{TrainOptions, train_new_run};
 use crate::GlobalArgs;
+use trainer::report::RunStatus;
 
 /// Training images per run (a stratified subset of the bundled 10,000): few enough that the
 /// reference CNN's baseline overfits within a few epochs, and that both runs train in minutes on
@@ -181,7 +182,13 @@ pub fn run(args: DemoArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
                 args.limit
             );
         }
-        let (run_id, _) = train_new_run(&client, &args.experiment, Some(name), config, &options)?;
+        let (run_id, summary) =
+            train_new_run(&client, &args.experiment, Some(name), config, &options)?;
+        if summary.status == RunStatus::Killed {
+            // Ctrl-C: the run in progress is recorded KILLED; no further run starts.
+            eprintln!("demo interrupted: run {name} recorded KILLED");
+            return Ok(ExitCode::from(super::train::EXIT_KILLED));
+        }
         run_ids.push(run_id);
     }
     let config = AnalysisConfig::default();

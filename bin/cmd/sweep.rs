@@ -13,6 +13,7 @@ use trainer::config::RunConfig;
 use super::compare::{comparison, print_comparison};
 use super::train::{TrainOptions, train_new_run};
 use crate::GlobalArgs;
+use trainer::report::RunStatus;
 
 /// The tag every run of a sweep carries, valued with the sweep's id.
 pub const TAG_SWEEP_ID: &str = "gapwatch.sweep_id";
@@ -156,7 +157,17 @@ pub fn run(mut args: SweepArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode>
                 describe(combo)
             );
         }
-        let (run_id, _) = train_new_run(&client, &args.experiment, Some(&name), config, &options)?;
+        let (run_id, summary) =
+            train_new_run(&client, &args.experiment, Some(&name), config, &options)?;
+        if summary.status == RunStatus::Killed {
+            // Ctrl-C: the run in progress is recorded KILLED; no further run starts.
+            eprintln!(
+                "sweep {sweep_id} interrupted: run {name} recorded KILLED, {} of {} runs not started",
+                plan.len() - i - 1,
+                plan.len()
+            );
+            return Ok(ExitCode::from(super::train::EXIT_KILLED));
+        }
         client.set_tags(
             &run_id,
             &[RunTag {

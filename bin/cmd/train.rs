@@ -19,7 +19,7 @@ use crate::GlobalArgs;
 use crate::reporter::TrackerReporter;
 
 /// Exit status of a run stopped by Ctrl-C (128 + SIGINT, as shells report it).
-const EXIT_KILLED: u8 = 130;
+pub const EXIT_KILLED: u8 = 130;
 
 /// Flags of `track train`.
 #[derive(Debug, clap::Args)]
