@@ -698,6 +698,15 @@ fn exercise_cli(uri: &str, ids: &[String], out: &Path) -> Vec<String> {
         show.contains("status      FINISHED") && show.contains("lr") && show.contains("kind"),
         "{show}"
     );
+    // The experiment by its name, with its id.
+    let experiment_line = show
+        .lines()
+        .find(|l| l.starts_with("experiment  "))
+        .expect("an experiment line");
+    assert!(
+        experiment_line.starts_with("experiment  cnn (") && experiment_line.ends_with(')'),
+        "{experiment_line}"
+    );
     let epochs: Vec<&str> = show
         .lines()
         .skip_while(|l| *l != "metrics per step")

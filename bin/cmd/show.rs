@@ -69,7 +69,12 @@ pub fn run(args: ShowArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
             let info = &run.info;
             let time = |t: Option<i64>| t.map(table::format_time).unwrap_or_default();
             writeln!(out, "run         {} ({})", info.run_id, info.run_name)?;
-            writeln!(out, "experiment  {}", info.experiment_id)?;
+            // The experiment by name, with its id (the id alone when it cannot be read).
+            let experiment = client
+                .get_experiment(&info.experiment_id)
+                .map(|e| format!("{} ({})", e.name, info.experiment_id))
+                .unwrap_or_else(|_| info.experiment_id.clone());
+            writeln!(out, "experiment  {experiment}")?;
             writeln!(out, "status      {}", info.status)?;
             writeln!(out, "start       {} UTC", time(info.start_time))?;
             if info.end_time.is_some() {
