@@ -34,7 +34,8 @@ pub struct SweepArgs {
     #[arg(long, value_name = "PIXELS")]
     pub size: Option<u32>,
     /// One axis of the grid: `KEY=V1,V2,...` (a config key as `track train --set` takes it;
-    /// `augment=` is short for `transforms.augment=`). Repeat for more axes.
+    /// `augment=` is short for `transforms.augment=`); list values are separated by `;`:
+    /// `model.conv_channels=[16,32];[32,64]`. Repeat for more axes.
     #[arg(long = "grid", value_name = "KEY=V1,V2", required = true)]
     pub grid: Vec<String>,
     /// Train each combination this many times (seeds 0..K added to the config's seed).
@@ -57,7 +58,9 @@ pub struct Axis {
     pub values: Vec<String>,
 }
 
-/// Parses `KEY=V1,V2,...`, expanding a short key alias.
+/// Parses `KEY=V1,V2,...`, expanding a short key alias. Values that are lists hold commas of
+/// their own, so a grid of lists separates its values with `;`:
+/// `model.conv_channels=[16,32];[32,64]`.
 pub fn parse_axis(spec: &str) -> anyhow::Result<Axis> {
     let (key, values) = spec
         .split_once('=')
@@ -70,7 +73,11 @@ pub fn parse_axis(spec: &str) -> anyhow::Result<Axis> {
         .iter()
         .find(|(short, _)| *short == key)
         .map_or(key, |(_, full)| full);
-    let values: Vec<String> = values.split(',').map(|v| v.trim().to_string()).collect();
+    let separator = if values.contains('[') { ';' } else { ',' };
+    let values: Vec<String> = values
+        .split(separator)
+        .map(|v| v.trim().to_string())
+        .collect();
     if values.iter().any(String::is_empty) {
         bail!("--grid {spec:?}: an empty value");
     }
@@ -229,6 +236,19 @@ mod tests {
         );
         let unique: std::collections::BTreeSet<_> = combos.iter().collect();
         assert_eq!(unique.len(), 8);
+    }
+
+    #[test]
+    fn list_values_are_separated_by_semicolons_so_model_size_can_be_swept() {
+        let axis = parse_axis("model.conv_channels=[16,32]; [32, 64]").unwrap();
+        assert_eq!(axis.values, vec!["[16,32]", "[32, 64]"]);
+        let sets: Vec<String> = combinations(&[axis])
+            .unwrap()
+            .into_iter()
+            .map(|combo| format!("{}={}", combo[0].0, combo[0].1))
+            .collect();
+        let config = RunConfig::load(None, &sets[1..]).unwrap();
+        assert_eq!(config.model.conv_channels, vec![32, 64]);
     }
 
     #[test]
