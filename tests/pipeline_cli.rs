@@ -124,6 +124,26 @@ fn pipeline_on_error_fail_exits_2_naming_the_file_and_skip_counts_it() {
         report["samples"], 6,
         "every good image, the broken one skipped"
     );
+
+    // At the default log level, one warning per epoch gives the counts; the file's own line is
+    // a debug message.
+    let out = track(
+        &[&base[..], &["--json", "--quiet", "--epochs", "2"]].concat(),
+        tmp.path(),
+        tmp.path(),
+    );
+    json(&out);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let warnings: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("samples skipped"))
+        .collect();
+    assert_eq!(warnings.len(), 2, "one per epoch: {stderr}");
+    assert!(
+        warnings.iter().all(|w| w.contains("not_an_image 1")),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("broken.jpg"), "no per-file line: {stderr}");
 }
 
 #[test]

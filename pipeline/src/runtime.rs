@@ -722,7 +722,9 @@ impl Batcher {
                     }
                     Err(e) => {
                         let path = sample.display_path(&self.dataset);
-                        tracing::warn!(path = %path, reason = %e.reason, error = %e.detail, "sample skipped");
+                        // One line per file only at debug level; the epoch's counts are one
+                        // warning when the loader is joined.
+                        tracing::debug!(path = %path, reason = %e.reason, error = %e.detail, "sample skipped");
                         *self
                             .shared
                             .skipped
@@ -853,6 +855,27 @@ impl Running {
         let stages = stage_reports(&self.shared.stages, wall);
         let bottleneck = bottleneck(&stages);
         let samples = self.shared.emitted.load(Ordering::Relaxed);
+        let skipped = self
+            .shared
+            .skipped
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let total: u64 = skipped.values().sum();
+        if total > 0 {
+            let reasons = skipped
+                .iter()
+                .map(|(reason, count)| format!("{reason} {count}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            tracing::warn!(
+                epoch = self.epoch,
+                split = ?self.split,
+                skipped = total,
+                %reasons,
+                "samples skipped (each path at debug level: --log pipeline=debug)"
+            );
+        }
         Ok(PipelineReport {
             epoch: self.epoch,
             split: self.split,
@@ -862,12 +885,7 @@ impl Running {
             images_per_sec: samples as f64 / wall,
             stages,
             bottleneck,
-            skipped: self
-                .shared
-                .skipped
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .clone(),
+            skipped,
             cache_hits: self.shared.cache_hits.load(Ordering::Relaxed),
         })
     }
