@@ -305,6 +305,45 @@ fn the_daemon_serves_the_database_the_global_tracking_uri_names() {
 }
 
 #[test]
+fn a_quiet_daemon_writes_its_bound_address_to_the_addr_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let addr_file = dir.path().join("addr");
+    let mut child = Command::new(TRACK)
+        .args(["--quiet", "daemon", "--addr", "127.0.0.1:0", "--db"])
+        .arg(dir.path().join("runs.db"))
+        .arg("--addr-file")
+        .arg(&addr_file)
+        .env_remove("TRACK_TOKEN_FILE")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("daemon starts");
+    let started = Instant::now();
+    let url = loop {
+        if let Ok(text) = std::fs::read_to_string(&addr_file) {
+            break text;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no address file after a minute"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(url.ends_with('\n'), "one whole line: {url:?}");
+    let url = url.trim();
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    let health = ureq::get(&format!("{url}/health")).call();
+    let _ = child.kill();
+    let output = child.wait_with_output().expect("reaped");
+    assert!(health.is_ok(), "{health:?}");
+    assert!(
+        output.stderr.is_empty(),
+        "--quiet prints nothing: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
 fn a_daemon_serving_artifacts_from_a_bucket_uri_is_refused_at_startup() {
     let dir = tempfile::tempdir().expect("temp dir");
     let db = dir.path().join("runs.db");

@@ -38,6 +38,10 @@ pub struct DaemonArgs {
     /// Re-export an experiment as Parquet under this directory whenever one of its runs ends.
     #[arg(long, env = "TRACK_EXPORT_DIR")]
     pub export_dir: Option<PathBuf>,
+    /// Write the bound address (`http://127.0.0.1:PORT`, one line) to this file once the daemon
+    /// listens, whatever `--quiet` says: how scripts and tests find a daemon started on port 0.
+    #[arg(long, value_name = "FILE")]
+    pub addr_file: Option<PathBuf>,
     /// Seconds a request may take before it is answered 408.
     #[arg(long, env = "TRACK_REQUEST_TIMEOUT_SECS", default_value_t = api::DEFAULT_REQUEST_TIMEOUT_SECS)]
     pub request_timeout_secs: u64,
@@ -106,6 +110,9 @@ pub fn run(args: DaemonArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
             .await
             .with_context(|| format!("binding {}", config.addr))?;
         let bound = listener.local_addr().context("reading the bound address")?;
+        if let Some(path) = &args.addr_file {
+            write_addr_file(path, &format!("http://{bound}\n"))?;
+        }
         if !global.quiet {
             eprintln!(
                 "track daemon: serving {} on http://{bound} (artifacts in {})",
@@ -117,6 +124,15 @@ pub fn run(args: DaemonArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         anyhow::Ok(())
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Writes `line` to `path` whole or not at all (a reader polling for the file never sees half
+/// an address): a temporary file beside it, then a rename.
+fn write_addr_file(path: &std::path::Path, line: &str) -> anyhow::Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, line)
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .with_context(|| format!("writing the address file {}", path.display()))
 }
 
 /// The store's artifact root and URI form: served (`mlflow-artifacts:`) by default, the root
