@@ -271,30 +271,13 @@ fn summarize(
     digest: String,
     wall: f64,
 ) -> Summary {
-    let mut stages: Vec<pipeline::StageReport> = Vec::new();
-    let mut skipped: BTreeMap<String, u64> = BTreeMap::new();
-    let epoch_wall: f64 = reports.iter().map(|r| r.wall_secs).sum::<f64>().max(1e-9);
-    for r in &reports {
-        for (i, s) in r.stages.iter().enumerate() {
-            match stages.get_mut(i) {
-                Some(acc) => {
-                    acc.items += s.items;
-                    acc.busy_secs += s.busy_secs;
-                    acc.blocked_in_secs += s.blocked_in_secs;
-                    acc.blocked_out_secs += s.blocked_out_secs;
-                }
-                None => stages.push(s.clone()),
-            }
-        }
-        for (reason, n) in &r.skipped {
-            *skipped.entry(reason.name().to_string()).or_default() += n;
-        }
-    }
-    for s in &mut stages {
-        s.set_rates(epoch_wall);
-    }
-    let bottleneck = pipeline::report::bottleneck(&stages);
-    let samples = reports.iter().map(|r| r.samples).sum::<u64>();
+    let merged = PipelineReport::merge(&reports);
+    let skipped: BTreeMap<String, u64> = merged
+        .iter()
+        .flat_map(|m| &m.skipped)
+        .map(|(reason, n)| (reason.name().to_string(), *n))
+        .collect();
+    let samples = merged.as_ref().map_or(0, |m| m.samples);
     Summary {
         data: dataset.path().display().to_string(),
         split: args.split,
@@ -302,13 +285,19 @@ fn summarize(
         batch_size: config.loader.batch_size,
         shape: loader.shape(),
         samples,
-        batches: reports.iter().map(|r| r.batches).sum(),
+        batches: merged.as_ref().map_or(0, |m| m.batches),
         wall_secs: wall,
         images_per_sec: samples as f64 / wall.max(1e-9),
-        stages,
-        bottleneck,
+        stages: merged
+            .as_ref()
+            .map(|m| m.stages.clone())
+            .unwrap_or_default(),
+        bottleneck: merged
+            .as_ref()
+            .map(|m| m.bottleneck.clone())
+            .unwrap_or_default(),
         skipped,
-        cache_hits: reports.iter().map(|r| r.cache_hits).sum(),
+        cache_hits: merged.as_ref().map_or(0, |m| m.cache_hits),
         digest,
         peak_rss_bytes: pipeline::report::peak_resident_bytes(),
         per_epoch: reports

@@ -110,6 +110,42 @@ impl PipelineReport {
     pub fn skipped_total(&self) -> u64 {
         self.skipped.values().sum()
     }
+
+    /// The epochs of `reports` as one report: counts, busy and blocked times and skips summed
+    /// (stages matched by position), wall time summed, rates and the bottleneck recomputed over
+    /// it; `epoch` is the last one's. `None` for no reports.
+    pub fn merge(reports: &[PipelineReport]) -> Option<PipelineReport> {
+        let (first, rest) = reports.split_first()?;
+        let mut merged = first.clone();
+        for r in rest {
+            merged.epoch = r.epoch;
+            merged.samples += r.samples;
+            merged.batches += r.batches;
+            merged.wall_secs += r.wall_secs;
+            merged.cache_hits += r.cache_hits;
+            for (i, s) in r.stages.iter().enumerate() {
+                match merged.stages.get_mut(i) {
+                    Some(acc) => {
+                        acc.items += s.items;
+                        acc.busy_secs += s.busy_secs;
+                        acc.blocked_in_secs += s.blocked_in_secs;
+                        acc.blocked_out_secs += s.blocked_out_secs;
+                    }
+                    None => merged.stages.push(s.clone()),
+                }
+            }
+            for (reason, n) in &r.skipped {
+                *merged.skipped.entry(*reason).or_default() += n;
+            }
+        }
+        let wall = merged.wall_secs.max(1e-9);
+        merged.images_per_sec = merged.samples as f64 / wall;
+        for s in &mut merged.stages {
+            s.set_rates(wall);
+        }
+        merged.bottleneck = bottleneck(&merged.stages);
+        Some(merged)
+    }
 }
 
 /// Per-stage reports from the counters of an epoch that ran `wall_secs`.
@@ -175,6 +211,72 @@ fn parse_vm_hwm(status: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn stage(name: &str, items: u64, busy_secs: f64) -> StageReport {
+        StageReport {
+            name: name.into(),
+            workers: 1,
+            items,
+            images_per_sec: 0.0,
+            busy_secs,
+            blocked_in_secs: 0.5,
+            blocked_out_secs: 0.25,
+            utilization: 0.0,
+        }
+    }
+
+    fn epoch(
+        epoch: u64,
+        wall_secs: f64,
+        decode_busy: f64,
+        skipped: &[(SkipReason, u64)],
+    ) -> PipelineReport {
+        PipelineReport {
+            epoch,
+            split: Split::Train,
+            samples: 100,
+            batches: 4,
+            wall_secs,
+            images_per_sec: 100.0 / wall_secs,
+            stages: vec![
+                stage("decode", 100, decode_busy),
+                stage("augment", 100, 1.0),
+            ],
+            bottleneck: String::new(),
+            skipped: skipped.iter().copied().collect(),
+            cache_hits: epoch * 10,
+        }
+    }
+
+    #[test]
+    fn merged_epochs_sum_their_counts_and_recompute_rates_and_the_bottleneck() {
+        assert!(PipelineReport::merge(&[]).is_none());
+        let reports = [
+            epoch(1, 2.0, 1.9, &[(SkipReason::Truncated, 2)]),
+            epoch(
+                2,
+                2.0,
+                0.3,
+                &[(SkipReason::Truncated, 1), (SkipReason::NotAnImage, 3)],
+            ),
+        ];
+        let merged = PipelineReport::merge(&reports).unwrap_or_else(|| unreachable!());
+        assert_eq!((merged.epoch, merged.samples, merged.batches), (2, 200, 8));
+        assert_eq!(merged.wall_secs, 4.0);
+        assert_eq!(merged.images_per_sec, 50.0);
+        assert_eq!(merged.cache_hits, 30);
+        assert_eq!(merged.skipped[&SkipReason::Truncated], 3);
+        assert_eq!(merged.skipped[&SkipReason::NotAnImage], 3);
+        assert_eq!(merged.skipped_total(), 6);
+        let decode = &merged.stages[0];
+        assert_eq!((decode.items, decode.blocked_in_secs), (200, 1.0));
+        assert!((decode.utilization - 2.2 / 4.0).abs() < 1e-12);
+        assert_eq!(merged.stages[1].utilization, 0.5);
+        // Over both epochs decode is the busiest; in the second alone, augment.
+        assert_eq!(merged.bottleneck, "decode");
+        let only = PipelineReport::merge(&reports[1..]).unwrap_or_else(|| unreachable!());
+        assert_eq!(only.bottleneck, "augment");
+    }
 
     #[test]
     fn vm_hwm_is_read_in_bytes() {
