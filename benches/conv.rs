@@ -186,7 +186,8 @@ fn conv_ops(c: &mut Criterion) -> candle_core::Result<()> {
 }
 
 /// The reference CNN: conv 32 → pool → conv 64 → pool → dropout → dense 128 → dropout →
-/// dense 10, ReLU after the convolutions and dense 128 (as `../shared/peers/fmnist_common.py`).
+/// dense 10, ReLU after the convolutions and dense 128: the PyTorch peer's network (421,642
+/// parameters on Fashion-MNIST).
 struct ReferenceCnn {
     layers: Layers,
     conv1: ConvLayer,

@@ -80,7 +80,7 @@ fn chain_of(list: &str) -> Chain {
 }
 
 /// The data set named by `PIPELINE_BENCH_PHOTOS` (a flat folder of images, e.g. the
-/// maintainers' `../shared/bench-photos`), listed as `track pipeline --no-val` lists it.
+/// maintainers' bench photos), listed as `track pipeline --no-val` lists it.
 fn folder_dataset() -> Option<Dataset> {
     let dir = std::env::var_os("PIPELINE_BENCH_PHOTOS")?;
     let config = DataConfig {
