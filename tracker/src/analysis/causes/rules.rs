@@ -1,168 +1,12 @@
-//! Likely causes of what the verdict found, ranked, read from the run's own params, in the terms
-//! of the usual advice, each with the number that points at it, the config key to change and
-//! one value to try:
-//! - overfitting: a model too large for the data (first: it is what a small data set can
-//!   change), a limited training set, no augmentation, no dropout, no weight decay, no early
-//!   stopping, large batches;
-//! - underfitting: too few epochs while still improving, too low a learning rate, too much
-//!   regularization, too small a model;
-//! - instability: too high a learning rate, no gradient clipping, small batches;
-//! - inconclusive: too small a validation set;
-//! - any verdict: inputs not normalized.
-//!
-//! Advice never contradicts itself: each config key appears at most once, and no rule of one
-//! verdict fires for another (an overfitting run is never told to grow its model).
+//! The cause rules: each reads the run's params in a situation and finds one cause, or none.
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
-
-use super::noise::Noise;
-use super::verdict::Verdict;
-
-/// Below this many training samples, overfitting is the rule for a CNN whatever the
-/// regularization (the seed's "less than 10,000 images consistently led to overfitting").
-pub const SMALL_TRAINING_SET: f64 = 10_000.0;
-/// Dropout rates at or above this lose too much information.
-pub const HIGH_DROPOUT: f64 = 0.7;
-/// More parameters per training sample than this make the model the first suspect of
-/// overfitting.
-pub const PARAMS_PER_SAMPLE_LARGE: f64 = 10.0;
-/// Batches at or above this size tend to generalize worse.
-pub const LARGE_BATCH: f64 = 256.0;
-/// Batches at or below this size give noisy gradients.
-pub const SMALL_BATCH: f64 = 16.0;
-
-/// What a cause is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CauseKind {
-    /// Far more parameters than training samples: the model is too large for the data.
-    ModelTooLarge,
-    /// The training set was limited (`data.limit`) below what is available.
-    TooLittleData,
-    /// No augmentation of the training images.
-    NoAugmentation,
-    /// Only a weak or hand-made augmentation.
-    WeakAugmentation,
-    /// Dropout disabled.
-    NoDropout,
-    /// Dropout so high that the model cannot learn.
-    DropoutTooHigh,
-    /// No weight decay (L2 regularization).
-    NoWeightDecay,
-    /// Weight decay so strong that it holds the model back.
-    WeightDecayTooHigh,
-    /// Learning rate too high: loss oscillates or diverges.
-    LearningRateTooHigh,
-    /// Learning rate too low: loss barely moves.
-    LearningRateTooLow,
-    /// No gradient clipping while the loss jumps.
-    NoGradientClipping,
-    /// Batch size too large (worse generalization) or too small (noisy steps).
-    BatchSize,
-    /// Inputs not normalized.
-    InputsNotNormalized,
-    /// Trained well past the best epoch with no early stopping.
-    NoEarlyStopping,
-    /// Still improving when training ended.
-    TooFewEpochs,
-    /// Too small a model to fit the training set.
-    ModelTooSmall,
-    /// Too few validation samples to tell a change from noise.
-    ValidationTooSmall,
-}
-
-/// One likely cause, with its evidence and what to change.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Cause {
-    /// What the cause is about.
-    pub kind: CauseKind,
-    /// How much it likely contributes, 0–1; causes are sorted by it, highest first.
-    pub score: f64,
-    /// The numbers from the run's record that point at it.
-    pub evidence: String,
-    /// The config key to change (`--set KEY=VALUE` of `track train`).
-    pub config_key: String,
-    /// The run's value of that key, if recorded.
-    pub current: Option<String>,
-    /// A value to try.
-    pub suggested: String,
-}
-
-/// The param keys each cause reads, in order of preference: gapwatch's trainer first, then
-/// common spellings of other trainers (Keras/MLflow scripts log `lr`, `batch_size`, ...).
-pub mod keys {
-    /// Training-set size.
-    pub const TRAIN_SAMPLES: &[&str] = &[
-        "train_size",
-        "data.train_samples",
-        "train_samples",
-        "data.train_size",
-        "num_train_samples",
-        "n_train",
-    ];
-    /// The config key that limits the training set.
-    pub const TRAIN_LIMIT: &[&str] = &["data.limit", "data.train_limit", "data.subset"];
-    /// Trainable parameter count.
-    pub const NUM_PARAMS: &[&str] = &[
-        "num_params",
-        "model.num_params",
-        "trainable_params",
-        "params",
-    ];
-    /// Augmentation preset (`none` | `standard` | `custom`).
-    pub const AUGMENT: &[&str] = &["transforms.augment", "augment", "augmentation"];
-    /// Dropout rates (every one of these present is read).
-    pub const DROPOUT: &[&str] = &[
-        "model.conv_dropout",
-        "model.dense_dropout",
-        "model.dropout",
-        "dropout",
-        "dropout_rate",
-    ];
-    /// Weight decay.
-    pub const WEIGHT_DECAY: &[&str] = &["optim.weight_decay", "weight_decay", "l2"];
-    /// Learning rate.
-    pub const LEARNING_RATE: &[&str] = &[
-        "optim.learning_rate",
-        "optim.lr",
-        "learning_rate",
-        "lr",
-        "opt_learning_rate",
-    ];
-    /// Optimizer name.
-    pub const OPTIMIZER: &[&str] = &["optim.optimizer", "optimizer", "opt_name"];
-    /// Batch size.
-    pub const BATCH_SIZE: &[&str] = &[
-        "loader.batch_size",
-        "data.batch_size",
-        "train.batch_size",
-        "batch_size",
-    ];
-    /// Input normalization.
-    pub const NORMALIZE: &[&str] = &["transforms.normalize", "normalize"];
-    /// Early stopping on/off (gapwatch's trainer records it).
-    pub const EARLY_STOPPING_ENABLED: &[&str] = &["early_stopping.enabled", "early_stopping"];
-    /// Epochs the run was configured for.
-    pub const EPOCHS: &[&str] = &["train.epochs", "epochs", "num_epochs", "max_epochs"];
-    /// The model's head (`flatten` or `global_avg_pool`).
-    pub const HEAD: &[&str] = &["model.head"];
-    /// Units of the dense hidden layers (`[128]`).
-    pub const DENSE_UNITS: &[&str] = &["model.dense_units"];
-    /// Channels of the conv blocks (`[32, 64]`).
-    pub const CONV_CHANNELS: &[&str] = &["model.conv_channels"];
-    /// Gradient clipping by global norm (0: off).
-    pub const GRAD_CLIP: &[&str] = &["optim.grad_clip_norm", "grad_clip_norm", "clip_grad_norm"];
-    /// Share of the training source held out for validation.
-    pub const VAL_FRACTION: &[&str] = &["data.val_fraction", "val_fraction", "validation_split"];
-    /// Early-stopping patience, read only when no on/off key is recorded (0 or none: off).
-    pub const EARLY_STOPPING_PATIENCE: &[&str] = &[
-        "early_stopping.patience_epochs",
-        "early_stopping.patience",
-        "patience",
-    ];
-}
+use super::keys;
+use super::{
+    Cause, CauseKind, HIGH_DROPOUT, LARGE_BATCH, PARAMS_PER_SAMPLE_LARGE, SMALL_BATCH,
+    SMALL_TRAINING_SET, Situation,
+};
 
 /// The first of `candidates` the run has, with its value.
 fn lookup<'a>(
@@ -219,133 +63,17 @@ fn number(x: f64) -> String {
     }
 }
 
-/// What the run's curves say, beyond the verdict, as the cause rules need it.
-#[derive(Debug, Clone, Copy)]
-pub struct RunFacts<'a> {
-    /// Epochs trained after the best one.
-    pub epochs_after_best: usize,
-    /// Epochs analysed.
-    pub epochs: usize,
-    /// Loss gap at the last epoch.
-    pub final_loss_gap: Option<f64>,
-    /// Training accuracy (eval mode where logged) at the last epoch.
-    pub final_train_eval_acc: Option<f64>,
-    /// The run's noise.
-    pub noise: &'a Noise,
-}
-
-/// What the verdict found, as the cause rules need it.
-struct Situation<'a> {
-    overfitting: bool,
-    unstable: bool,
-    underfitting: bool,
-    inconclusive: bool,
-    diverged: bool,
-    /// Underfitting because validation loss was still falling at the end.
-    still_falling: Option<f64>,
-    /// Inconclusive because the rise is within the noise (not because of how it ended).
-    inconclusive_within_noise: bool,
-    /// Training loss, last over first.
-    train_last_over_first: Option<f64>,
-    val_loss_lost: f64,
-    facts: &'a RunFacts<'a>,
-}
-
-impl Situation<'_> {
-    /// "final gap +0.80": the overfitting evidence every regularization cause quotes.
-    fn gap(&self) -> String {
-        self.facts
-            .final_loss_gap
-            .map(|g| format!("final loss gap {g:+.3}"))
-            .unwrap_or_else(|| format!("validation loss lost {:.4}", self.val_loss_lost))
-    }
-}
-
-/// One cause rule: the cause it finds in a situation, given the run's params.
-type Rule = fn(&Situation<'_>, &BTreeMap<String, String>) -> Option<Cause>;
-
-/// Ranks the likely causes of `verdict` from the run's `params` and `facts`. A good fit or too
-/// short a run gets none; a cause whose params the run did not record is not guessed. Each
-/// config key appears at most once (the highest-scoring cause keeps it).
-pub fn likely_causes(
-    verdict: &Verdict,
-    params: &BTreeMap<String, String>,
-    facts: &RunFacts<'_>,
-) -> Vec<Cause> {
-    let situation = Situation {
-        overfitting: matches!(verdict, Verdict::Overfitting { .. }),
-        unstable: matches!(verdict, Verdict::Unstable { .. }),
-        underfitting: matches!(verdict, Verdict::Underfitting { .. }),
-        inconclusive: matches!(verdict, Verdict::Inconclusive { .. }),
-        diverged: matches!(verdict, Verdict::Unstable { diverged: true, .. }),
-        still_falling: match verdict {
-            Verdict::Underfitting {
-                still_falling: true,
-                val_loss_fall_per_epoch,
-                ..
-            } => Some(*val_loss_fall_per_epoch),
-            _ => None,
-        },
-        inconclusive_within_noise: matches!(
-            verdict,
-            Verdict::Inconclusive { rise_se, .. } if *rise_se < super::DEFAULT_SIGNIFICANCE_SE
-        ),
-        train_last_over_first: match verdict {
-            Verdict::Underfitting {
-                train_loss_last_over_first,
-                ..
-            } => Some(*train_loss_last_over_first),
-            _ => None,
-        },
-        val_loss_lost: match verdict {
-            Verdict::Overfitting { val_loss_lost, .. } => *val_loss_lost,
-            _ => 0.0,
-        },
-        facts,
-    };
-    if !(situation.overfitting
-        || situation.unstable
-        || situation.underfitting
-        || situation.inconclusive)
-    {
-        return Vec::new();
-    }
-    let rules: [Rule; 16] = [
-        model_too_large,
-        too_little_data,
-        augmentation,
-        dropout,
-        weight_decay,
-        early_stopping,
-        learning_rate_high,
-        gradient_clipping,
-        batch_size,
-        normalization,
-        too_few_epochs,
-        learning_rate_low,
-        too_much_dropout,
-        too_much_weight_decay,
-        model_too_small,
-        validation_too_small,
-    ];
-    let mut causes: Vec<Cause> = rules
-        .iter()
-        .filter_map(|rule| rule(&situation, params))
-        .collect();
-    causes.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.kind.cmp(&b.kind)));
-    let mut seen = std::collections::BTreeSet::new();
-    causes.retain(|c| seen.insert(c.config_key.clone()));
-    causes
-}
-
 /// Parameters per training sample, with both numbers.
-fn params_per_sample(params: &BTreeMap<String, String>) -> Option<(f64, f64, f64)> {
+pub(super) fn params_per_sample(params: &BTreeMap<String, String>) -> Option<(f64, f64, f64)> {
     let (_, samples) = lookup_f64(params, keys::TRAIN_SAMPLES)?;
     let (_, num_params) = lookup_f64(params, keys::NUM_PARAMS)?;
     Some((samples, num_params, num_params / samples.max(1.0)))
 }
 
-fn model_too_large(s: &Situation<'_>, params: &BTreeMap<String, String>) -> Option<Cause> {
+pub(super) fn model_too_large(
+    s: &Situation<'_>,
+    params: &BTreeMap<String, String>,
+) -> Option<Cause> {
     if !s.overfitting {
         return None;
     }
@@ -398,7 +126,10 @@ fn model_too_large(s: &Situation<'_>, params: &BTreeMap<String, String>) -> Opti
     ))
 }
 
-fn too_little_data(s: &Situation<'_>, params: &BTreeMap<String, String>) -> Option<Cause> {
+pub(super) fn too_little_data(
+    s: &Situation<'_>,
+    params: &BTreeMap<String, String>,
+) -> Option<Cause> {
     if !s.overfitting {
         return None;
     }
@@ -424,7 +155,7 @@ fn too_little_data(s: &Situation<'_>, params: &BTreeMap<String, String>) -> Opti
     })
 }
 
-fn augmentation(s: &Situation<'_>, params: &BTreeMap<String, String>) -> Option<Cause> {
+pub(super) fn augmentation(s: &Situation<'_>, params: &BTreeMap<String, String>) -> Option<Cause> {
     if !s.overfitting {
         return None;
     }
@@ -459,7 +190,7 @@ fn augmentation(s: &Situation<'_>, params: &BTreeMap<String, String>) -> Option<
 }
 
 /// Every dropout rate the run recorded, by key.
-fn dropout_rates(params: &BTreeMap<String, String>) -> Vec<(&'static str, f64)> {
+pub(super) fn dropout_rates(params: &BTreeMap<String, String>) -> Vec<(&'static str, f64)> {
     keys::DROPOUT
         .iter()
         .filter_map(|k| {
@@ -471,7 +202,7 @@ fn dropout_rates(params: &BTreeMap<String, String>) -> Vec<(&'static str, f64)> 
         .collect()
 }
 
-fn dropout(s: &Situation<'_>, params: &BTreeMap<String, String>) -> Option<Cause> {
+pub(super) fn dropout(s: &Situation<'_>, params: &BTreeMap<String, String>) -> Option<Cause> {
     if !s.overfitting {
         return None;
     }
@@ -495,7 +226,10 @@ fn dropout(s: &Situation<'_>, params: &BTreeMap<String, String>) -> Option<Cause
     })
 }
 
-fn too_much_dropout(s: &Situation<'_>, params: &BTreeMap<String, String>) -> Option<Cause> {
+pub(super) fn too_much_dropout(
+    s: &Situation<'_>,
+    params: &BTreeMap<String, String>,
+) -> Option<Cause> {
     if !(s.underfitting || s.overfitting) {
         return None;
     }
@@ -533,7 +267,7 @@ fn too_much_dropout(s: &Situation<'_>, params: &BTreeMap<String, String>) -> Opt
     })
 }
 
-fn weight_decay(s: &Situation<'_>, params: &BTreeMap<String, String>) -> Option<Cause> {
+pub(super) fn weight_decay(s: &Situation<'_>, params: &BTreeMap<String, String>) -> Option<Cause> {
     if !s.overfitting {
         return None;
     }
@@ -549,7 +283,10 @@ fn weight_decay(s: &Situation<'_>, params: &BTreeMap<String, String>) -> Option<
     })
 }
 
-fn too_much_weight_decay(s: &Situation<'_>, params: &BTreeMap<String, String>) -> Option<Cause> {
+pub(super) fn too_much_weight_decay(
+    s: &Situation<'_>,
+    params: &BTreeMap<String, String>,
+) -> Option<Cause> {
     if !s.underfitting {
         return None;
     }
@@ -567,7 +304,10 @@ fn too_much_weight_decay(s: &Situation<'_>, params: &BTreeMap<String, String>) -
     })
 }
 
-fn learning_rate_high(s: &Situation<'_>, params: &BTreeMap<String, String>) -> Option<Cause> {
+pub(super) fn learning_rate_high(
+    s: &Situation<'_>,
+    params: &BTreeMap<String, String>,
+) -> Option<Cause> {
     if !s.unstable {
         return None;
     }
@@ -595,7 +335,10 @@ fn learning_rate_high(s: &Situation<'_>, params: &BTreeMap<String, String>) -> O
     })
 }
 
-fn learning_rate_low(s: &Situation<'_>, params: &BTreeMap<String, String>) -> Option<Cause> {
+pub(super) fn learning_rate_low(
+    s: &Situation<'_>,
+    params: &BTreeMap<String, String>,
+) -> Option<Cause> {
     if !s.underfitting {
         return None;
     }
@@ -634,7 +377,10 @@ fn learning_rate_low(s: &Situation<'_>, params: &BTreeMap<String, String>) -> Op
     })
 }
 
-fn gradient_clipping(s: &Situation<'_>, params: &BTreeMap<String, String>) -> Option<Cause> {
+pub(super) fn gradient_clipping(
+    s: &Situation<'_>,
+    params: &BTreeMap<String, String>,
+) -> Option<Cause> {
     if !s.unstable {
         return None;
     }
@@ -652,7 +398,7 @@ fn gradient_clipping(s: &Situation<'_>, params: &BTreeMap<String, String>) -> Op
     })
 }
 
-fn batch_size(s: &Situation<'_>, params: &BTreeMap<String, String>) -> Option<Cause> {
+pub(super) fn batch_size(s: &Situation<'_>, params: &BTreeMap<String, String>) -> Option<Cause> {
     let (key, batch) = lookup_f64(params, keys::BATCH_SIZE)?;
     let (score, evidence, suggested) = if s.overfitting && batch >= LARGE_BATCH {
         (
@@ -682,7 +428,10 @@ fn batch_size(s: &Situation<'_>, params: &BTreeMap<String, String>) -> Option<Ca
     })
 }
 
-fn normalization(_s: &Situation<'_>, params: &BTreeMap<String, String>) -> Option<Cause> {
+pub(super) fn normalization(
+    _s: &Situation<'_>,
+    params: &BTreeMap<String, String>,
+) -> Option<Cause> {
     let (key, value) = lookup(params, keys::NORMALIZE)?;
     is_off(value).then(|| Cause {
         kind: CauseKind::InputsNotNormalized,
@@ -694,7 +443,10 @@ fn normalization(_s: &Situation<'_>, params: &BTreeMap<String, String>) -> Optio
     })
 }
 
-fn early_stopping(s: &Situation<'_>, params: &BTreeMap<String, String>) -> Option<Cause> {
+pub(super) fn early_stopping(
+    s: &Situation<'_>,
+    params: &BTreeMap<String, String>,
+) -> Option<Cause> {
     if !s.overfitting || s.facts.epochs_after_best < 2 {
         return None;
     }
@@ -722,7 +474,10 @@ fn early_stopping(s: &Situation<'_>, params: &BTreeMap<String, String>) -> Optio
     })
 }
 
-fn too_few_epochs(s: &Situation<'_>, params: &BTreeMap<String, String>) -> Option<Cause> {
+pub(super) fn too_few_epochs(
+    s: &Situation<'_>,
+    params: &BTreeMap<String, String>,
+) -> Option<Cause> {
     let (key, epochs) = lookup_f64(params, keys::EPOCHS)?;
     if s.inconclusive && !s.inconclusive_within_noise {
         // A rise beyond the noise that the run ended too soon after to read. When early
@@ -774,7 +529,10 @@ fn too_few_epochs(s: &Situation<'_>, params: &BTreeMap<String, String>) -> Optio
     })
 }
 
-fn model_too_small(s: &Situation<'_>, params: &BTreeMap<String, String>) -> Option<Cause> {
+pub(super) fn model_too_small(
+    s: &Situation<'_>,
+    params: &BTreeMap<String, String>,
+) -> Option<Cause> {
     if !s.underfitting {
         return None;
     }
@@ -797,7 +555,10 @@ fn model_too_small(s: &Situation<'_>, params: &BTreeMap<String, String>) -> Opti
     })
 }
 
-fn validation_too_small(s: &Situation<'_>, params: &BTreeMap<String, String>) -> Option<Cause> {
+pub(super) fn validation_too_small(
+    s: &Situation<'_>,
+    params: &BTreeMap<String, String>,
+) -> Option<Cause> {
     if !s.inconclusive_within_noise {
         return None;
     }
@@ -819,7 +580,7 @@ fn validation_too_small(s: &Situation<'_>, params: &BTreeMap<String, String>) ->
             "{images}one epoch's validation loss has a standard error of {se:.4} ({}), as large \
              as the changes the verdict would rest on",
             match noise.source {
-                super::NoiseSource::Logged => "from the per-sample losses",
+                crate::analysis::NoiseSource::Logged => "from the per-sample losses",
                 _ => "estimated from the curve",
             }
         ),
