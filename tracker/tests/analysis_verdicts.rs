@@ -320,3 +320,27 @@ fn an_invalid_config_is_rejected_naming_the_key() {
     let error = analyze(&run, &config).unwrap_err().to_string();
     assert!(error.contains("onset_tolerance"), "{error}");
 }
+
+#[test]
+fn a_rise_with_unknown_noise_and_no_falling_training_loss_is_inconclusive_in_words() {
+    // Four epochs: too few to estimate the noise from the scatter (min_epochs lowered to read
+    // them). Validation loss turns up in the last epoch while training loss turns up too.
+    let config = AnalysisConfig {
+        min_epochs: 3,
+        ..AnalysisConfig::default()
+    };
+    let run = record(&[1.0, 0.6, 0.65, 0.7], &[1.0, 0.5, 0.6, 0.7]);
+    let analysis = analyze(&run, &config).unwrap();
+    assert_eq!(
+        analysis.verdict.label(),
+        "inconclusive",
+        "{}",
+        analysis.summary
+    );
+    assert!(
+        analysis.summary.contains("noise unknown"),
+        "{}",
+        analysis.summary
+    );
+    assert!(!analysis.summary.contains("inf"), "{}", analysis.summary);
+}

@@ -125,9 +125,10 @@ pub enum Verdict {
         final_val_loss: f64,
         /// Smoothed rise of validation loss from its minimum to the end (absolute).
         val_loss_rise: f64,
-        /// That rise in standard errors of one epoch's validation loss.
+        /// That rise in standard errors of one epoch's validation loss (infinite, serialized as
+        /// null, when the noise is unknown).
         rise_se: f64,
-        /// One standard error of one epoch's validation loss.
+        /// One standard error of one epoch's validation loss (0 when unknown).
         val_loss_se: f64,
     },
     /// Training loss oscillates beyond its noise or diverges (learning rate too high, inputs
@@ -262,11 +263,18 @@ impl Verdict {
                 rise_se,
                 val_loss_se,
             } => {
+                let strength = if rise_se.is_finite() && *val_loss_se > 0.0 {
+                    format!(
+                        "{rise_se:.1} standard errors of {val_loss_se:.4} ({})",
+                        noise.describe()
+                    )
+                } else {
+                    "noise unknown".to_string()
+                };
                 let head = format!(
                     "inconclusive: validation loss ended {val_loss_rise:.4} above its best \
                      ({best_val_loss:.4} at epoch {best_epoch}, final {final_val_loss:.4}), \
-                     {rise_se:.1} standard errors of {val_loss_se:.4} ({})",
-                    noise.describe()
+                     {strength}"
                 );
                 if *rise_se < DEFAULT_SIGNIFICANCE_SE {
                     format!(
