@@ -163,7 +163,8 @@ pub fn train_new_run(
 /// Opens the data and sizes the model of `config`, then shows the plan (unless quiet) and its
 /// warnings (always) on stderr.
 pub fn prepare(config: &RunConfig, options: &TrainOptions) -> anyhow::Result<Prepared> {
-    let prepared = trainer::fit::prepare(config)?;
+    let device = trainer::device::parse_device(&options.device)?;
+    let prepared = trainer::fit::prepare(config, &device)?;
     let plan = prepared.plan();
     if !options.quiet {
         eprintln!("{}", describe_plan(plan));
@@ -221,14 +222,7 @@ fn train_with(
     options: &TrainOptions,
 ) -> anyhow::Result<(String, FitSummary)> {
     let run_id = reporter.run_id().to_string();
-    let device = match trainer::device::parse_device(&options.device) {
-        Ok(device) => device,
-        Err(error) => {
-            let error = anyhow::Error::from(error);
-            fail_run(reporter, &error);
-            return Err(error);
-        }
-    };
+    let device = prepared.device().clone();
     let artifact_dir = checkpoint_dir(options.checkpoint_root.as_deref(), &run_id);
     if options.resume {
         for name in [

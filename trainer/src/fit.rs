@@ -286,7 +286,7 @@ pub fn fit(
     progress: &mut dyn Progress,
     options: &FitOptions,
 ) -> Result<FitSummary> {
-    match prepare(config) {
+    match prepare(config, &options.device) {
         Ok(prepared) => fit_prepared(prepared, reporter, progress, options),
         Err(error) => {
             record_failure(reporter, &error);
@@ -295,11 +295,14 @@ pub fn fit(
     }
 }
 
-/// A run's data opened and its model sized, before anything is recorded: see [`prepare`].
+/// A run's data opened and its model built, before anything is recorded: see [`prepare`].
 pub struct Prepared {
     config: RunConfig,
     data: Data,
     plan: Plan,
+    model: Cnn,
+    varmap: VarMap,
+    device: Device,
 }
 
 impl std::fmt::Debug for Prepared {
@@ -320,15 +323,21 @@ impl Prepared {
     pub fn config(&self) -> &RunConfig {
         &self.config
     }
+
+    /// The device the model was built on (where it trains).
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
 }
 
-/// Opens the data of `config` and sizes its model, recording nothing.
+/// Opens the data of `config` and builds its model on `device` (the one [`fit_prepared`] then
+/// trains), recording nothing.
 ///
 /// Errors, before any run exists, when the config is invalid, the data path is missing or has
 /// no images, the data has fewer than two classes, or the training or validation split is
 /// empty. Setups that train but mislead (far more parameters than images, a validation split
 /// too small to judge) come back as [`Plan::warnings`].
-pub fn prepare(config: &RunConfig) -> Result<Prepared> {
+pub fn prepare(config: &RunConfig, device: &Device) -> Result<Prepared> {
     config.validate()?;
     let data = Data::open(config)?;
     let mut config = config.clone();
@@ -337,11 +346,12 @@ pub fn prepare(config: &RunConfig) -> Result<Prepared> {
         .head
         .resolve(data.input.height, data.input.width);
     config.model.head = head;
+    let varmap = VarMap::new();
     let model = Cnn::new(
         &config.model,
         data.input,
-        &VarMap::new(),
-        &Device::Cpu,
+        &varmap,
+        device,
         config.train.seed,
     )?;
     let mut plan = Plan {
@@ -368,7 +378,14 @@ pub fn prepare(config: &RunConfig) -> Result<Prepared> {
             acc_se_pts: 100.0 * (0.25 / plan.val_size.max(1) as f64).sqrt(),
         });
     }
-    Ok(Prepared { config, data, plan })
+    Ok(Prepared {
+        config,
+        data,
+        plan,
+        model,
+        varmap,
+        device: device.clone(),
+    })
 }
 
 /// The first change that makes `config`'s model much smaller: the pooled head if it flattens,
@@ -388,7 +405,8 @@ fn smaller_model(config: &RunConfig) -> (&'static str, String) {
     ("model.conv_channels", halve(&m.conv_channels))
 }
 
-/// Trains a [`prepare`]d run on `options.device`, recording it through `reporter` (see [`fit`]).
+/// Trains a [`prepare`]d run on the device it was prepared for, recording it through `reporter`
+/// (see [`fit`]); `options.device` must be that device.
 pub fn fit_prepared(
     prepared: Prepared,
     reporter: &mut dyn Reporter,
@@ -622,18 +640,25 @@ fn run(
     progress: &mut dyn Progress,
     options: &FitOptions,
 ) -> Result<FitSummary> {
-    let Prepared { config, data, .. } = prepared;
+    let Prepared {
+        config,
+        data,
+        model,
+        varmap,
+        device,
+        ..
+    } = prepared;
+    if !device.same_device(&options.device) {
+        return Err(Error::Device {
+            device: crate::device::device_name(&options.device),
+            reason: format!(
+                "the run was prepared for {}; prepare it for the device it trains on",
+                crate::device::device_name(&device)
+            ),
+        });
+    }
     let config = &config;
     let dir = &options.artifact_dir;
-    let device = options.device.clone();
-    let varmap = VarMap::new();
-    let model = Cnn::new(
-        &config.model,
-        data.input,
-        &varmap,
-        &device,
-        config.train.seed,
-    )?;
     let num_params = model.num_params();
     let optimizer = Optimizer::new(trainable_vars(&varmap), &config.optim);
     let mut learner = Learner {
