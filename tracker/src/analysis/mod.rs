@@ -286,7 +286,7 @@ pub fn analyze(record: &RunRecord, config: &AnalysisConfig) -> Result<Analysis> 
     };
     let stability_noise = match &train_eval {
         Some(_) => {
-            let logged = record.by_step("train_eval_loss_se");
+            let logged = record.by_step(noise::TRAIN_EVAL_LOSS_SE);
             let values: Vec<f64> = epochs
                 .iter()
                 .filter_map(|e| logged.get(e).copied())
@@ -295,21 +295,12 @@ pub fn analyze(record: &RunRecord, config: &AnalysisConfig) -> Result<Analysis> 
         }
         None => None,
     };
-    let batches_per_epoch = {
-        let get = |keys: &[&str]| {
-            keys.iter()
-                .find_map(|k| record.params.get(*k))
-                .and_then(|v| v.trim().parse::<f64>().ok())
-        };
-        match (get(keys::TRAIN_SAMPLES), get(keys::BATCH_SIZE)) {
-            (Some(samples), Some(batch)) if batch > 0.0 => Some((samples / batch).ceil()),
-            _ => None,
-        }
+    let number = |keys: &[&'static str]| keys::lookup_f64(&record.params, keys).map(|(_, v)| v);
+    let batches_per_epoch = match (number(keys::TRAIN_SAMPLES), number(keys::BATCH_SIZE)) {
+        (Some(samples), Some(batch)) if batch > 0.0 => Some((samples / batch).ceil()),
+        _ => None,
     };
-    let classes = ["num_classes", "classes", "n_classes"]
-        .iter()
-        .find_map(|k| record.params.get(*k))
-        .and_then(|v| v.trim().parse::<f64>().ok());
+    let classes = number(keys::NUM_CLASSES);
     let curves = verdict::Curves {
         epochs: &epochs,
         train_loss: &train,

@@ -21,6 +21,8 @@ pub const VAL_SIZE_KEYS: &[&str] = &["val_size", "data.val_size", "num_val_sampl
 pub const VAL_LOSS_SE: &str = "val_loss_se";
 /// The logged standard error of validation accuracy.
 pub const VAL_ACC_SE: &str = "val_acc_se";
+/// The logged standard error of the eval-mode training loss.
+pub const TRAIN_EVAL_LOSS_SE: &str = "train_eval_loss_se";
 
 /// Where a run's noise figures come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -1,6 +1,11 @@
 //! The param keys each cause reads, in order of preference: gapwatch's trainer first, then
-//! common spellings of other trainers (Keras/MLflow scripts log `lr`, `batch_size`, ...).
+//! common spellings of other trainers (Keras/MLflow scripts log `lr`, `batch_size`, ...), and
+//! the readers that find a run's value of one of them.
 
+use std::collections::BTreeMap;
+
+/// Number of classes.
+pub const NUM_CLASSES: &[&str] = &["num_classes", "classes", "n_classes"];
 /// Training-set size.
 pub const TRAIN_SAMPLES: &[&str] = &[
     "train_size",
@@ -70,3 +75,45 @@ pub const EARLY_STOPPING_PATIENCE: &[&str] = &[
     "early_stopping.patience",
     "patience",
 ];
+
+/// The first of `candidates` the run has, with its value.
+pub(crate) fn lookup<'a>(
+    params: &'a BTreeMap<String, String>,
+    candidates: &[&'static str],
+) -> Option<(&'static str, &'a str)> {
+    candidates
+        .iter()
+        .find_map(|k| params.get(*k).map(|v| (*k, v.trim())))
+}
+
+/// [`lookup`], parsed as a number.
+pub(crate) fn lookup_f64(
+    params: &BTreeMap<String, String>,
+    candidates: &[&'static str],
+) -> Option<(&'static str, f64)> {
+    lookup(params, candidates).and_then(|(k, v)| v.parse::<f64>().ok().map(|x| (k, x)))
+}
+
+/// Whether a param value means off (`none`, `false`, `0`, ...).
+pub(crate) fn is_off(value: &str) -> bool {
+    matches!(
+        value.to_ascii_lowercase().as_str(),
+        "" | "none" | "false" | "off" | "0" | "no" | "null"
+    )
+}
+
+/// A list param (`[32, 64]`) as numbers.
+pub(crate) fn lookup_list(
+    params: &BTreeMap<String, String>,
+    candidates: &[&'static str],
+) -> Option<(&'static str, Vec<f64>)> {
+    let (key, value) = lookup(params, candidates)?;
+    let inner = value.trim().strip_prefix('[')?.strip_suffix(']')?;
+    let values: Option<Vec<f64>> = inner
+        .split(',')
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(|v| v.parse().ok())
+        .collect();
+    Some((key, values?))
+}

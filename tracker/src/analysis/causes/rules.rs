@@ -2,51 +2,11 @@
 
 use std::collections::BTreeMap;
 
-use super::keys;
+use super::keys::{self, is_off, lookup, lookup_f64, lookup_list};
 use super::{
     Cause, CauseKind, HIGH_DROPOUT, LARGE_BATCH, PARAMS_PER_SAMPLE_LARGE, SMALL_BATCH,
     SMALL_TRAINING_SET, Situation,
 };
-
-/// The first of `candidates` the run has, with its value.
-fn lookup<'a>(
-    params: &'a BTreeMap<String, String>,
-    candidates: &[&'static str],
-) -> Option<(&'static str, &'a str)> {
-    candidates
-        .iter()
-        .find_map(|k| params.get(*k).map(|v| (*k, v.trim())))
-}
-
-fn lookup_f64(
-    params: &BTreeMap<String, String>,
-    candidates: &[&'static str],
-) -> Option<(&'static str, f64)> {
-    lookup(params, candidates).and_then(|(k, v)| v.parse::<f64>().ok().map(|x| (k, x)))
-}
-
-fn is_off(value: &str) -> bool {
-    matches!(
-        value.to_ascii_lowercase().as_str(),
-        "" | "none" | "false" | "off" | "0" | "no" | "null"
-    )
-}
-
-/// A list param (`[32, 64]`) as numbers.
-fn lookup_list(
-    params: &BTreeMap<String, String>,
-    candidates: &[&'static str],
-) -> Option<(&'static str, Vec<f64>)> {
-    let (key, value) = lookup(params, candidates)?;
-    let inner = value.trim().strip_prefix('[')?.strip_suffix(']')?;
-    let values: Option<Vec<f64>> = inner
-        .split(',')
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
-        .map(|v| v.parse().ok())
-        .collect();
-    Some((key, values?))
-}
 
 fn list(values: &[f64]) -> String {
     let items: Vec<String> = values.iter().map(|v| format!("{v:.0}")).collect();
