@@ -178,9 +178,21 @@ fn train_in(
     db: &Path,
     sets: &[String],
 ) -> Result<std::process::Output, std::io::Error> {
+    train_with_flags(dir, db, &["--quiet"], sets)
+}
+
+/// `track train FLAGS` over the embedded store `db` with `sets`, from `dir`.
+fn train_with_flags(
+    dir: &Path,
+    db: &Path,
+    flags: &[&str],
+    sets: &[String],
+) -> Result<std::process::Output, std::io::Error> {
     let mut command = Command::new(TRACK);
     command
-        .args(["train", "--quiet", "--tracking-uri"])
+        .arg("train")
+        .args(flags)
+        .arg("--tracking-uri")
         .arg(db)
         .env_remove("MLFLOW_TRACKING_URI")
         .env_remove("TRACK_TRACKING_URI")
@@ -306,18 +318,18 @@ fn photos_default_to_64_pixels_and_a_pooled_head_and_the_plan_is_shown() -> Test
     photos_into(data.path(), "b", 10)?;
     let dir = tempfile::tempdir()?;
     let db = dir.path().join("runs.db");
-    let output = Command::new(TRACK)
-        .args(["train", "--json", "--tracking-uri"])
-        .arg(&db)
-        .args([
-            "--set",
-            &format!("data.path={:?}", data.path().display().to_string()),
-        ])
-        .args(["--set", "train.epochs=1", "--set", "data.val_fraction=0.2"])
-        .env_remove("MLFLOW_TRACKING_URI")
-        .env_remove("TRACK_TRACKING_URI")
-        .current_dir(dir.path())
-        .output()?;
+    let data_set = format!("data.path={:?}", data.path().display().to_string());
+    let sets = |more: &[&str]| -> Vec<String> {
+        std::iter::once(data_set.clone())
+            .chain(more.iter().map(|s| s.to_string()))
+            .collect()
+    };
+    let output = train_with_flags(
+        dir.path(),
+        &db,
+        &["--json"],
+        &sets(&["train.epochs=1", "data.val_fraction=0.2"]),
+    )?;
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stderr}");
     assert!(
@@ -327,18 +339,12 @@ fn photos_default_to_64_pixels_and_a_pooled_head_and_the_plan_is_shown() -> Test
     let summary: serde_json::Value = serde_json::from_slice(&output.stdout)?;
     assert_eq!(summary["num_params"], 27970);
     // --size is short for transforms.size, and a flatten head at that size draws the warning.
-    let big = Command::new(TRACK)
-        .args(["train", "--quiet", "--size", "96", "--tracking-uri"])
-        .arg(&db)
-        .args([
-            "--set",
-            &format!("data.path={:?}", data.path().display().to_string()),
-        ])
-        .args(["--set", "train.epochs=1", "--set", "model.head=flatten"])
-        .env_remove("MLFLOW_TRACKING_URI")
-        .env_remove("TRACK_TRACKING_URI")
-        .current_dir(dir.path())
-        .output()?;
+    let big = train_with_flags(
+        dir.path(),
+        &db,
+        &["--quiet", "--size", "96"],
+        &sets(&["train.epochs=1", "model.head=flatten"]),
+    )?;
     let stderr = String::from_utf8_lossy(&big.stderr);
     assert!(big.status.success(), "{stderr}");
     assert!(
