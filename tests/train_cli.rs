@@ -11,13 +11,16 @@ const TRACK: &str = env!("CARGO_BIN_EXE_track");
 const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/data/fashion-mnist-mini");
 
 /// Every metric `track train` records per epoch.
-const EPOCH_METRICS: [&str; 10] = [
+const EPOCH_METRICS: [&str; 13] = [
     "train_loss",
     "train_acc",
     "train_eval_loss",
     "train_eval_acc",
+    "train_eval_loss_se",
     "val_loss",
     "val_acc",
+    "val_loss_se",
+    "val_acc_se",
     "lr",
     "epoch_secs",
     "images_per_sec",
