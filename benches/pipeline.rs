@@ -15,7 +15,6 @@ use pipeline::config::{
 };
 use pipeline::decode::{self, Image};
 use pipeline::geometry::{Rotate, rotate_into};
-use pipeline::runtime::load_sample;
 use pipeline::transform::{Chain, Scratch};
 use pipeline::{Dataset, Split};
 use rand::{Rng, SeedableRng};
@@ -113,7 +112,7 @@ fn bench_decode(c: &mut Criterion) {
             |b| {
                 b.iter(|| {
                     i = (i + 1) % samples.len();
-                    black_box(load_sample(&dataset, &samples[i]).expect("decode"))
+                    black_box(dataset.load(&samples[i]).expect("decode"))
                 })
             },
         );

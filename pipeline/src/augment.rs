@@ -1,13 +1,8 @@
 //! Augmentation presets and the resolution of `[transforms]` into the training and evaluation
-//! chains of a data set, including the normalization values.
+//! chains of a data set (the normalization values are in `normalize`).
 
-use crate::config::{
-    Augment, DEFAULT_FOLDER_IMAGE_SIZE, IMAGENET_MEAN, IMAGENET_STD, Normalize, TransformSpec,
-    TransformsConfig,
-};
-use crate::error::Result;
+use crate::config::{Augment, DEFAULT_FOLDER_IMAGE_SIZE, TransformSpec, TransformsConfig};
 use crate::source::Dataset;
-use crate::stats;
 
 /// Images up to this side get the small-image preset (random crop with padding + flip).
 pub const SMALL_IMAGE_MAX_SIDE: u32 = 64;
@@ -115,30 +110,4 @@ pub fn train_chain(transforms: &TransformsConfig, dataset: &Dataset) -> Vec<Tran
             },
         ],
     }
-}
-
-/// Per-channel (mean, std) in [0, 1] units for `normalize`; `dataset` runs (or loads) the
-/// statistics pass with `workers` threads.
-pub fn normalization(
-    normalize: &Normalize,
-    dataset: &Dataset,
-    workers: usize,
-) -> Result<(Vec<f32>, Vec<f32>)> {
-    let c = dataset.channels() as usize;
-    Ok(match normalize {
-        Normalize::None => (vec![0.0; c], vec![1.0; c]),
-        Normalize::Imagenet if c == 3 => (IMAGENET_MEAN.to_vec(), IMAGENET_STD.to_vec()),
-        Normalize::Imagenet => (
-            vec![IMAGENET_MEAN.iter().sum::<f32>() / 3.0],
-            vec![IMAGENET_STD.iter().sum::<f32>() / 3.0],
-        ),
-        Normalize::Dataset => {
-            let s = stats::compute(dataset, workers)?;
-            (
-                s.mean.iter().map(|&m| m as f32).collect(),
-                s.std.iter().map(|&d| (d as f32).max(1e-6)).collect(),
-            )
-        }
-        Normalize::Given { mean, std } => (mean.clone(), std.clone()),
-    })
 }

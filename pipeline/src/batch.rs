@@ -11,7 +11,7 @@ use xxhash_rust::xxh3::Xxh3Default;
 
 use crate::error::{Error, Result};
 
-/// Column of the images: FixedSizeList<Float32> of C·H·W values, CHW order.
+/// Column of the images: `FixedSizeList<Float32>` of C·H·W values, CHW order.
 pub const IMAGE_COLUMN: &str = "image";
 /// Column of the labels: Int32 class index.
 pub const LABEL_COLUMN: &str = "label";

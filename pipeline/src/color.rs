@@ -261,7 +261,7 @@ pub fn normalize_into(img: &Image, scale: &[f32], offset: &[f32], out: &mut [f32
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::transform::fixtures::rgb;
+    use crate::fixtures::rgb;
     use proptest::prelude::*;
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;

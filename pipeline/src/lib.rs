@@ -23,6 +23,26 @@
 //!   [`Running::recycle`] hands a consumed batch back so a later one reuses its buffer.
 //! - [`batch::schema`] defines the batch schema once; [`batch::image_shape`] reads `[C, H, W]` back.
 //!
+//! # Layout
+//!
+//! One line per module, in the order data flows through them:
+//! - [`config`]: the `[data]`, `[transforms]` and `[loader]` tables and the run seed.
+//! - [`source`]: IDX, folder and manifest listings, the split, [`Dataset`] ([`Dataset::load`]).
+//! - [`decode`]: bounded file reads and PNG/JPEG decoding into an [`decode::Image`].
+//! - [`stats`]: per-channel statistics and their exact accumulator.
+//! - [`normalize`]: the (cached) statistics pass and the (mean, std) of each `normalize` setting.
+//! - [`geometry`]: resizes, crops, flips and rotations of one image.
+//! - [`color`]: colour jitter and the final normalization into `f32`.
+//! - [`transform`]: a transform chain compiled for one input shape, applied per sample.
+//! - [`augment`]: the augmentation presets: `[transforms]` resolved into the two chains.
+//! - [`seed`]: seeds derived from parts; the per-sample augmentation RNG.
+//! - [`batch`]: the Arrow batch schema, building batches and reading them back.
+//! - [`report`]: per-stage counters and the [`PipelineReport`] of an epoch.
+//! - [`runtime`]: [`Loader`] → stages → batcher → [`Running`] epoch; the decoded-image cache.
+//! - [`preview`]: a PNG grid of a batch, for looking at what the model sees.
+//! - [`error`]: the crate's [`Error`].
+//! - `fixtures` (unit tests only): small test images.
+//!
 //! # Example
 //!
 //! ```
@@ -53,10 +73,14 @@ pub mod color;
 pub mod config;
 pub mod decode;
 pub mod error;
+#[cfg(test)]
+mod fixtures;
 pub mod geometry;
+pub mod normalize;
 pub mod preview;
 pub mod report;
 pub mod runtime;
+pub mod seed;
 pub mod source;
 pub mod stats;
 pub mod transform;

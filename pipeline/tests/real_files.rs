@@ -14,9 +14,8 @@ use pipeline::{Dataset, Error, Loader, Split};
 const PER_CLASS: usize = 12;
 const CLASSES: usize = 3;
 
-fn repo(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path)
-}
+mod common;
+use common::repo;
 
 /// The first images of the first `CLASSES` classes of the bundled IDX training split.
 fn idx_images() -> Vec<(i32, Vec<u8>)> {

@@ -6,20 +6,12 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use pipeline::batch::{self, BatchDigest};
-use pipeline::config::{Augment, Normalize, PipelineConfig};
+use pipeline::config::Augment;
 use pipeline::{Dataset, Loader, Split};
 use proptest::prelude::*;
 
-fn bundled(limit: usize) -> PipelineConfig {
-    let mut c = PipelineConfig::default();
-    c.data.path = concat!(env!("CARGO_MANIFEST_DIR"), "/../data/fashion-mnist-mini").into();
-    c.data.limit = Some(limit);
-    c.transforms.normalize = Normalize::Given {
-        mean: vec![0.5],
-        std: vec![0.5],
-    };
-    c
-}
+mod common;
+use common::bundled;
 
 fn digest_of(loader: &Loader, epoch: u64) -> (String, Vec<u64>) {
     let mut d = BatchDigest::new();

@@ -1,0 +1,104 @@
+//! JPEG decoding: complete streams only (up to their end-of-image marker), header checked
+//! first; decoder errors classified into skip reasons.
+
+use std::io::Cursor;
+
+use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits};
+
+use super::decoded::{DecodeError, Image, SkipReason, convert};
+use super::limits::{DecodeLimits, max_alloc};
+
+/// Decodes a JPEG once it is known to be complete, with the header checked against `limits`
+/// before the pixels are decoded.
+pub(super) fn decode_jpeg(
+    bytes: &[u8],
+    channels: u8,
+    limits: &DecodeLimits,
+) -> Result<Image, DecodeError> {
+    if !jpeg_is_complete(bytes) {
+        return Err(DecodeError::new(
+            SkipReason::Truncated,
+            "JPEG data ends before its end-of-image marker",
+        ));
+    }
+    let mut reader = ImageReader::with_format(Cursor::new(bytes), ImageFormat::Jpeg);
+    let mut decoder_limits = Limits::default();
+    decoder_limits.max_alloc = Some(max_alloc(limits));
+    reader.limits(decoder_limits);
+    let decoder = reader.into_decoder().map_err(|e| classify(&e))?;
+    let (w, h) = decoder.dimensions();
+    limits.check(w, h)?;
+    let image = DynamicImage::from_decoder(decoder).map_err(|e| classify(&e))?;
+    Ok(convert(image, channels))
+}
+
+/// Whether a JPEG stream reaches its end-of-image marker (FF D9), found by walking the
+/// stream: marker segments are skipped by their length (so the marker of an embedded EXIF
+/// thumbnail is not taken for the image's), entropy-coded data is scanned for the next marker
+/// (stuffed `FF 00`, restart markers and fill bytes skipped), through every scan of a
+/// progressive file. Whatever follows the marker is ignored, however long.
+fn jpeg_is_complete(bytes: &[u8]) -> bool {
+    let n = bytes.len();
+    // After SOI (FF D8).
+    let mut i = 2;
+    loop {
+        // Find a marker: FF, any fill FFs, then the code (bytes before it are skipped, as
+        // libjpeg skips extraneous bytes).
+        while i < n && bytes[i] != 0xFF {
+            i += 1;
+        }
+        while i < n && bytes[i] == 0xFF {
+            i += 1;
+        }
+        let Some(&code) = bytes.get(i) else {
+            return false;
+        };
+        i += 1;
+        match code {
+            0xD9 => return true,
+            // Standalone markers: stuffed zero (stray), TEM, restarts, a repeated SOI.
+            0x00 | 0x01 | 0xD0..=0xD8 => continue,
+            _ => {}
+        }
+        let Some(len) = bytes
+            .get(i..i + 2)
+            .map(|b| usize::from(u16::from_be_bytes([b[0], b[1]])))
+        else {
+            return false;
+        };
+        if len < 2 || i + len > n {
+            return false;
+        }
+        i += len;
+        if code == 0xDA {
+            // Entropy-coded data up to the next marker that is not a stuffed zero or a restart.
+            loop {
+                while i < n && bytes[i] != 0xFF {
+                    i += 1;
+                }
+                let Some(&next) = bytes.get(i + 1) else {
+                    return false;
+                };
+                match next {
+                    0x00 | 0xD0..=0xD7 => i += 2,
+                    0xFF => i += 1,
+                    _ => break,
+                }
+            }
+        }
+    }
+}
+
+fn classify(error: &image::ImageError) -> DecodeError {
+    use image::ImageError as E;
+    let detail = error.to_string();
+    let reason = match error {
+        E::Limits(_) => SkipReason::TooLarge,
+        E::IoError(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => SkipReason::Truncated,
+        _ if detail.contains("end of file") || detail.contains("EOF") || detail.contains("eof") => {
+            SkipReason::Truncated
+        }
+        _ => SkipReason::NotAnImage,
+    };
+    DecodeError { reason, detail }
+}

@@ -1,0 +1,250 @@
+//! Rotation about the center, nearest or bilinear, of the image or of its mirror image
+//! (incremental fixed-point source coordinates, const-generic channel loops).
+
+use crate::config::Interpolation;
+use crate::decode::Image;
+
+/// One rotation for [`rotate_into`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rotate {
+    /// Counter-clockwise angle, in degrees.
+    pub degrees: f32,
+    /// Nearest or bilinear sampling.
+    pub interpolation: Interpolation,
+    /// The byte of output pixels that come from outside the source.
+    pub fill: u8,
+    /// Sample the source mirrored left-right: a horizontal flip in the same pass.
+    pub mirror: bool,
+}
+
+/// Rotates (the mirror image of, with `mirror`) `src` about its center into `dst`, same size;
+/// pixels that come from outside the source are `fill`.
+pub fn rotate_into(src: &Image, rotate: &Rotate, dst: &mut Image) {
+    dst.width = src.width;
+    dst.height = src.height;
+    dst.channels = src.channels;
+    dst.data.resize(src.data.len(), 0);
+    if src.width == 0 || src.height == 0 {
+        return;
+    }
+    let map = SourceMap::new(src.width, src.height, rotate);
+    match (rotate.interpolation, src.channels) {
+        (Interpolation::Nearest, 1) => rotate_nearest::<1>(src, &map, rotate.fill, &mut dst.data),
+        (Interpolation::Nearest, _) => rotate_nearest::<3>(src, &map, rotate.fill, &mut dst.data),
+        (Interpolation::Bilinear, 1) => rotate_bilinear::<1>(src, &map, rotate.fill, &mut dst.data),
+        (Interpolation::Bilinear, _) => rotate_bilinear::<3>(src, &map, rotate.fill, &mut dst.data),
+    }
+}
+
+/// Fixed-point fraction bits of source coordinates.
+pub(super) const ROT_FRAC: u32 = 16;
+
+/// Where output pixels sample the source: 48.16 fixed-point coordinates, linear along a row
+/// (stepped by (cos, sin), negated in x when mirrored), so no per-pixel float work.
+struct SourceMap {
+    sin: f64,
+    cos: f64,
+    cx: f64,
+    cy: f64,
+    step_x: i64,
+    step_y: i64,
+    /// `(w - 1)` in fixed point when mirrored: x ↦ mirror_x − x.
+    mirror_x: Option<i64>,
+}
+
+impl SourceMap {
+    fn new(w: u32, h: u32, rotate: &Rotate) -> SourceMap {
+        let one = f64::from(1u32 << ROT_FRAC);
+        let (sin, cos) = f64::from(rotate.degrees).to_radians().sin_cos();
+        let step_x = (cos * one).round() as i64;
+        let mirror_x = rotate.mirror.then(|| (i64::from(w) - 1) << ROT_FRAC);
+        SourceMap {
+            sin,
+            cos,
+            cx: f64::from(w) * 0.5,
+            cy: f64::from(h) * 0.5,
+            step_x: if mirror_x.is_some() { -step_x } else { step_x },
+            step_y: (sin * one).round() as i64,
+            mirror_x,
+        }
+    }
+
+    /// The source coordinates of output pixel (0, `y`).
+    fn row_start(&self, y: usize) -> (i64, i64) {
+        let one = f64::from(1u32 << ROT_FRAC);
+        let dy = y as f64 + 0.5 - self.cy;
+        let dx0 = 0.5 - self.cx;
+        let sx = ((dx0 * self.cos - dy * self.sin + self.cx - 0.5) * one).round() as i64;
+        let sy = ((dx0 * self.sin + dy * self.cos + self.cy - 0.5) * one).round() as i64;
+        (self.mirror_x.map_or(sx, |m| m - sx), sy)
+    }
+
+    /// The run `lo..hi` of a row's `n` pixels whose coordinates stay within `0..=max_x` and
+    /// `0..=max_y` (an interval: coordinates are linear in x), after adding `bias` to both.
+    fn inner_run(&self, start: (i64, i64), bias: i64, max: (i64, i64), n: usize) -> (usize, usize) {
+        let n = n as i64;
+        let (x_lo, x_hi) = linear_range(start.0 + bias, self.step_x, 0, max.0, n);
+        let (y_lo, y_hi) = linear_range(start.1 + bias, self.step_y, 0, max.1, n);
+        let lo = x_lo.max(y_lo);
+        (lo as usize, x_hi.min(y_hi).max(lo) as usize)
+    }
+}
+
+/// Nearest sampling: the pixel at the rounded source coordinates, `fill` outside.
+fn rotate_nearest<const C: usize>(src: &Image, map: &SourceMap, fill: u8, out: &mut [u8]) {
+    let (w, h) = (src.width as usize, src.height as usize);
+    let stride = w * C;
+    let half = 1i64 << (ROT_FRAC - 1);
+    let max = (((w as i64) << ROT_FRAC) - 1, ((h as i64) << ROT_FRAC) - 1);
+    for (y, row) in out.chunks_exact_mut(stride).enumerate() {
+        let start = map.row_start(y);
+        let pixels = row.as_chunks_mut::<C>().0;
+        let (lo, hi) = map.inner_run(start, half, max, pixels.len());
+        let (head, rest) = pixels.split_at_mut(lo);
+        let (inner, tail) = rest.split_at_mut(hi - lo);
+        let at = |x: usize| {
+            (
+                start.0 + half + x as i64 * map.step_x,
+                start.1 + half + x as i64 * map.step_y,
+            )
+        };
+        for (x, px) in head.iter_mut().chain(tail.iter_mut()).enumerate() {
+            let x = if x < lo { x } else { x - lo + hi };
+            let (sx, sy) = at(x);
+            let (sx, sy) = (sx >> ROT_FRAC, sy >> ROT_FRAC);
+            if sx < 0 || sy < 0 || sx >= w as i64 || sy >= h as i64 {
+                px.fill(fill);
+            } else {
+                let i = sy as usize * stride + sx as usize * C;
+                px.copy_from_slice(&src.data[i..i + C]);
+            }
+        }
+        let (mut sx, mut sy) = at(lo);
+        for px in inner {
+            let i = (sy >> ROT_FRAC) as usize * stride + (sx >> ROT_FRAC) as usize * C;
+            px.copy_from_slice(&src.data[i..i + C]);
+            sx += map.step_x;
+            sy += map.step_y;
+        }
+    }
+}
+
+/// The bilinear weight (0..=255, of 256) of the right or lower neighbour at a coordinate.
+fn weight(v: i64) -> u32 {
+    ((v >> (ROT_FRAC - 8)) & 0xFF) as u32
+}
+
+/// Bilinear value of one channel from its four neighbours: exact integer
+/// `Σ p·wx·wy / 65536`, rounded.
+fn lerp(tl: u8, tr: u8, bl: u8, br: u8, ax: u32, ay: u32) -> u8 {
+    let t = u32::from(tl) * (256 - ax) + u32::from(tr) * ax;
+    let b = u32::from(bl) * (256 - ax) + u32::from(br) * ax;
+    ((t * (256 - ay) + b * ay + (1 << 15)) >> 16) as u8
+}
+
+/// Bilinear sampling of any pixel: neighbours outside the source count as `fill`.
+fn bilinear_bordered<const C: usize>(src: &Image, fill: u8, px: &mut [u8; C], sx: i64, sy: i64) {
+    let (wl, hl) = (i64::from(src.width) - 1, i64::from(src.height) - 1);
+    let (x0, y0) = (sx >> ROT_FRAC, sy >> ROT_FRAC);
+    if x0 < -1 || y0 < -1 || x0 > wl || y0 > hl {
+        px.fill(fill);
+        return;
+    }
+    let (ax, ay) = (weight(sx), weight(sy));
+    let stride = src.width as usize * C;
+    let get = |x: i64, y: i64, c: usize| -> u8 {
+        if x < 0 || y < 0 || x > wl || y > hl {
+            fill
+        } else {
+            src.data[y as usize * stride + x as usize * C + c]
+        }
+    };
+    for (c, v) in px.iter_mut().enumerate() {
+        *v = lerp(
+            get(x0, y0, c),
+            get(x0 + 1, y0, c),
+            get(x0, y0 + 1, c),
+            get(x0 + 1, y0 + 1, c),
+            ax,
+            ay,
+        );
+    }
+}
+
+/// Bilinear rotation: the bordered rule before and after the run of pixels whose four
+/// neighbours all lie inside; on that run, branch-free, the two neighbours of a source row are
+/// the `2·C` bytes at the pixel.
+fn rotate_bilinear<const C: usize>(src: &Image, map: &SourceMap, fill: u8, out: &mut [u8]) {
+    let (w, h) = (src.width as usize, src.height as usize);
+    let stride = w * C;
+    let max = (
+        ((w as i64 - 1) << ROT_FRAC) - 1,
+        ((h as i64 - 1) << ROT_FRAC) - 1,
+    );
+    for (y, row) in out.chunks_exact_mut(stride).enumerate() {
+        let start = map.row_start(y);
+        let pixels = row.as_chunks_mut::<C>().0;
+        let (lo, hi) = map.inner_run(start, 0, max, pixels.len());
+        let at = |x: usize| {
+            (
+                start.0 + x as i64 * map.step_x,
+                start.1 + x as i64 * map.step_y,
+            )
+        };
+        let (head, rest) = pixels.split_at_mut(lo);
+        let (run, tail) = rest.split_at_mut(hi - lo);
+        for (x, px) in head.iter_mut().enumerate() {
+            let (sx, sy) = at(x);
+            bilinear_bordered(src, fill, px, sx, sy);
+        }
+        let (mut sx, mut sy) = at(lo);
+        for px in run {
+            let i = (sy >> ROT_FRAC) as usize * stride + (sx >> ROT_FRAC) as usize * C;
+            let (ax, ay) = (weight(sx), weight(sy));
+            let top = &src.data[i..i + 2 * C];
+            let bot = &src.data[i + stride..i + stride + 2 * C];
+            for c in 0..C {
+                px[c] = lerp(top[c], top[C + c], bot[c], bot[C + c], ax, ay);
+            }
+            sx += map.step_x;
+            sy += map.step_y;
+        }
+        for (x, px) in tail.iter_mut().enumerate() {
+            let (sx, sy) = at(hi + x);
+            bilinear_bordered(src, fill, px, sx, sy);
+        }
+    }
+}
+
+/// The half-open range of `x` in `0..n` where `lo <= v0 + x·step <= hi`, as `(start, end)`
+/// (empty: `start == end`).
+pub(super) fn linear_range(v0: i64, step: i64, lo: i64, hi: i64, n: i64) -> (i64, i64) {
+    let (start, end) = match step {
+        0 if (lo..=hi).contains(&v0) => (0, n),
+        0 => (0, 0),
+        s if s > 0 => (ceil_div(lo - v0, s), floor_div(hi - v0, s) + 1),
+        s => (ceil_div(hi - v0, s), floor_div(lo - v0, s) + 1),
+    };
+    let (start, end) = (start.clamp(0, n), end.clamp(0, n));
+    (start, end.max(start))
+}
+
+/// `a / b` rounded towards negative infinity, for any signs.
+fn floor_div(a: i64, b: i64) -> i64 {
+    let q = a / b;
+    if a % b != 0 && ((a < 0) != (b < 0)) {
+        q - 1
+    } else {
+        q
+    }
+}
+
+/// `a / b` rounded towards positive infinity, for any signs.
+fn ceil_div(a: i64, b: i64) -> i64 {
+    let q = a / b;
+    if a % b != 0 && ((a < 0) == (b < 0)) {
+        q + 1
+    } else {
+        q
+    }
+}

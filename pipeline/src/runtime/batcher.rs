@@ -1,0 +1,149 @@
+//! The batch stage: one thread that puts the processed samples back in the epoch's order and
+//! builds the Arrow batches, reusing recycled buffers.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
+use crossbeam::channel::{Receiver, Sender};
+
+use super::stages::{BATCH, Processed, Shared};
+use crate::batch;
+use crate::config::OnError;
+use crate::error::{Error, Result};
+use crate::report::Tally;
+use crate::source::{Dataset, Sample};
+
+/// The batch stage: restores the epoch's order, gives back a reorder token per item, counts
+/// skips (stopping the epoch under `on_error = "fail"`) and builds the batches.
+pub(super) struct Batcher {
+    pub(super) dataset: Dataset,
+    pub(super) samples: Arc<Vec<Sample>>,
+    pub(super) schema: SchemaRef,
+    pub(super) batch_size: usize,
+    pub(super) sample_len: usize,
+    pub(super) drop_last: bool,
+    pub(super) on_error: OnError,
+    pub(super) shared: Arc<Shared>,
+    pub(super) stop: Arc<AtomicBool>,
+}
+
+impl Batcher {
+    /// Runs until its input closes, the consumer is gone or a bad sample fails the epoch.
+    pub(super) fn run(
+        self,
+        rx: Receiver<Processed>,
+        tx: Sender<Result<RecordBatch>>,
+        tokens: Sender<()>,
+        pool: Sender<Vec<f32>>,
+        recycled: Receiver<Vec<f32>>,
+    ) {
+        let mut tally = Tally::default();
+        let mut pending: BTreeMap<usize, Processed> = BTreeMap::new();
+        let mut next = 0usize;
+        // A recycled buffer's pages are already mapped: no fresh 10s of MB for the kernel to
+        // zero per batch.
+        let buffer = || match recycled.try_recv() {
+            Ok(mut images) => {
+                images.clear();
+                images.reserve(self.batch_size * self.sample_len);
+                images
+            }
+            Err(_) => Vec::with_capacity(self.batch_size * self.sample_len),
+        };
+        let mut images: Vec<f32> = buffer();
+        let (mut labels, mut ids) = (Vec::new(), Vec::new());
+        'outer: while let Some(item) = tally.recv(&rx) {
+            let t = Instant::now();
+            pending.insert(item.pos, item);
+            while let Some(item) = pending.remove(&next) {
+                next += 1;
+                let _ = tokens.try_send(());
+                tally.items += 1;
+                let sample = &self.samples[item.index];
+                match item.result {
+                    Ok(values) => {
+                        images.extend_from_slice(&values);
+                        let _ = pool.try_send(values);
+                        labels.push(sample.label);
+                        ids.push(sample.id);
+                    }
+                    Err(e) => {
+                        let path = sample.display_path(&self.dataset);
+                        // One line per file only at debug level; the epoch's counts are one
+                        // warning when the loader is joined.
+                        tracing::debug!(path = %path, reason = %e.reason, error = %e.detail, "sample skipped");
+                        *self
+                            .shared
+                            .skipped
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .entry(e.reason)
+                            .or_default() += 1;
+                        if self.on_error == OnError::Fail {
+                            let error = Error::BadSample {
+                                path,
+                                reason: e.reason,
+                                detail: e.detail,
+                            };
+                            let copy = error.bad_sample_copy();
+                            *self
+                                .shared
+                                .failure
+                                .lock()
+                                .unwrap_or_else(|p| p.into_inner()) = copy;
+                            self.stop.store(true, Ordering::Relaxed);
+                            tally.busy += t.elapsed();
+                            let _ = tally.send(&tx, Err(error));
+                            break 'outer;
+                        }
+                    }
+                }
+                if labels.len() == self.batch_size {
+                    let full = std::mem::replace(&mut images, buffer());
+                    if !self.emit(
+                        &mut tally,
+                        &tx,
+                        full,
+                        std::mem::take(&mut labels),
+                        std::mem::take(&mut ids),
+                        t,
+                    ) {
+                        break 'outer;
+                    }
+                }
+            }
+            tally.busy += t.elapsed();
+        }
+        if !labels.is_empty() && !self.drop_last && !self.stop.load(Ordering::Relaxed) {
+            let t = Instant::now();
+            self.emit(&mut tally, &tx, images, labels, ids, t);
+        }
+        tally.flush(&self.shared.stages[BATCH]);
+    }
+
+    /// Builds and sends one batch; false when the consumer is gone or building failed.
+    fn emit(
+        &self,
+        tally: &mut Tally,
+        tx: &Sender<Result<RecordBatch>>,
+        images: Vec<f32>,
+        labels: Vec<i32>,
+        ids: Vec<u64>,
+        t: Instant,
+    ) -> bool {
+        let n = labels.len() as u64;
+        let built = batch::build(&self.schema, images, labels, ids);
+        tally.busy += t.elapsed();
+        let ok = built.is_ok();
+        if !tally.send(tx, built) {
+            return false;
+        }
+        self.shared.emitted.fetch_add(n, Ordering::Relaxed);
+        self.shared.batches.fetch_add(1, Ordering::Relaxed);
+        ok
+    }
+}
