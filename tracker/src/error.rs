@@ -1,8 +1,8 @@
 //! The tracker's error type.
 //!
-//! Every variant knows its MLflow error code ([`Error::error_code`]); the HTTP status is derived
-//! from the code once, at the API boundary (`api`), and the client maps an error answer back to
-//! [`Error::Api`].
+//! Every variant knows its MLflow error code ([`Error::error_code`], an [`ErrorCode`]); the
+//! HTTP status is the code's ([`ErrorCode::http_status`]), applied once at the API boundary
+//! (`api`), and the client maps an error answer back to [`Error::Api`].
 
 use std::path::PathBuf;
 
@@ -164,7 +164,8 @@ pub enum Error {
         url: String,
         /// HTTP status.
         status: u16,
-        /// MLflow error code, e.g. `RESOURCE_DOES_NOT_EXIST`.
+        /// MLflow error code as the daemon sent it, e.g. `RESOURCE_DOES_NOT_EXIST` (kept raw, so
+        /// that an unknown code is still shown; [`Error::error_code`] parses it).
         error_code: String,
         /// The daemon's message.
         message: String,
@@ -207,18 +208,116 @@ pub struct ParamConflict {
     pub new_value: String,
 }
 
-/// MLflow error codes the daemon and client use, in `ERROR_CODE_TO_HTTP_STATUS` terms.
-pub const KNOWN_ERROR_CODES: [&str; 9] = [
-    "RESOURCE_DOES_NOT_EXIST",
-    "RESOURCE_ALREADY_EXISTS",
-    "RESOURCE_CONFLICT",
-    "INVALID_PARAMETER_VALUE",
-    "ENDPOINT_NOT_FOUND",
-    "UNAUTHENTICATED",
-    "TEMPORARILY_UNAVAILABLE",
-    "INTERNAL_ERROR",
-    "BAD_REQUEST",
-];
+/// An MLflow error code, as the daemon answers it and the client reads it back
+/// (`databricks.proto`'s `ErrorCode`; the HTTP status is MLflow's `ERROR_CODE_TO_HTTP_STATUS`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    /// `RESOURCE_DOES_NOT_EXIST` (404).
+    ResourceDoesNotExist,
+    /// `RESOURCE_ALREADY_EXISTS` (400).
+    ResourceAlreadyExists,
+    /// `RESOURCE_CONFLICT` (409).
+    ResourceConflict,
+    /// `INVALID_PARAMETER_VALUE` (400).
+    InvalidParameterValue,
+    /// `ENDPOINT_NOT_FOUND` (404).
+    EndpointNotFound,
+    /// `UNAUTHENTICATED` (401).
+    Unauthenticated,
+    /// `TEMPORARILY_UNAVAILABLE` (503).
+    TemporarilyUnavailable,
+    /// `INTERNAL_ERROR` (500).
+    InternalError,
+    /// `BAD_REQUEST` (400).
+    BadRequest,
+    /// `NOT_IMPLEMENTED` (501).
+    NotImplemented,
+}
+
+impl ErrorCode {
+    /// Every code the daemon and client use.
+    pub const ALL: [ErrorCode; 10] = [
+        ErrorCode::ResourceDoesNotExist,
+        ErrorCode::ResourceAlreadyExists,
+        ErrorCode::ResourceConflict,
+        ErrorCode::InvalidParameterValue,
+        ErrorCode::EndpointNotFound,
+        ErrorCode::Unauthenticated,
+        ErrorCode::TemporarilyUnavailable,
+        ErrorCode::InternalError,
+        ErrorCode::BadRequest,
+        ErrorCode::NotImplemented,
+    ];
+
+    /// The code as it is written on the wire, e.g. `RESOURCE_DOES_NOT_EXIST`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::ResourceDoesNotExist => "RESOURCE_DOES_NOT_EXIST",
+            ErrorCode::ResourceAlreadyExists => "RESOURCE_ALREADY_EXISTS",
+            ErrorCode::ResourceConflict => "RESOURCE_CONFLICT",
+            ErrorCode::InvalidParameterValue => "INVALID_PARAMETER_VALUE",
+            ErrorCode::EndpointNotFound => "ENDPOINT_NOT_FOUND",
+            ErrorCode::Unauthenticated => "UNAUTHENTICATED",
+            ErrorCode::TemporarilyUnavailable => "TEMPORARILY_UNAVAILABLE",
+            ErrorCode::InternalError => "INTERNAL_ERROR",
+            ErrorCode::BadRequest => "BAD_REQUEST",
+            ErrorCode::NotImplemented => "NOT_IMPLEMENTED",
+        }
+    }
+
+    /// The code of a wire string; `None` for a code this crate does not know (an error answer
+    /// keeps its raw code in [`Error::Api`], and counts as [`ErrorCode::InternalError`]).
+    pub fn from_wire(code: &str) -> Option<ErrorCode> {
+        ErrorCode::ALL
+            .into_iter()
+            .find(|known| known.as_str() == code)
+    }
+
+    /// The HTTP status MLflow answers this code with (`mlflow/exceptions.py`).
+    pub fn http_status(self) -> u16 {
+        match self {
+            ErrorCode::InvalidParameterValue
+            | ErrorCode::ResourceAlreadyExists
+            | ErrorCode::BadRequest => 400,
+            ErrorCode::Unauthenticated => 401,
+            ErrorCode::ResourceDoesNotExist | ErrorCode::EndpointNotFound => 404,
+            ErrorCode::ResourceConflict => 409,
+            ErrorCode::InternalError => 500,
+            ErrorCode::NotImplemented => 501,
+            ErrorCode::TemporarilyUnavailable => 503,
+        }
+    }
+
+    /// Whether the code says the caller erred over a resource or a value (a 4xx the client
+    /// must not retry), as opposed to the server or the transport.
+    pub fn is_client_error(self) -> bool {
+        matches!(
+            self,
+            ErrorCode::ResourceDoesNotExist
+                | ErrorCode::ResourceAlreadyExists
+                | ErrorCode::ResourceConflict
+                | ErrorCode::InvalidParameterValue
+        )
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<str> for ErrorCode {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for ErrorCode {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
 
 impl Error {
     /// Shorthand for [`Error::InvalidParameter`].
@@ -228,36 +327,36 @@ impl Error {
         }
     }
 
-    /// The MLflow error code (`RESOURCE_DOES_NOT_EXIST`, `INVALID_PARAMETER_VALUE`, ...).
-    pub fn error_code(&self) -> &'static str {
+    /// The MLflow error code ([`ErrorCode::ResourceDoesNotExist`],
+    /// [`ErrorCode::InvalidParameterValue`], ...).
+    pub fn error_code(&self) -> ErrorCode {
         match self {
             Error::RunNotFound { .. }
             | Error::ExperimentNotFound { .. }
             | Error::ExperimentNameNotFound { .. }
             | Error::TagNotFound { .. }
             | Error::ExperimentTagNotFound { .. }
-            | Error::ArtifactNotFound { .. } => "RESOURCE_DOES_NOT_EXIST",
-            Error::ExperimentExists { .. } => "RESOURCE_ALREADY_EXISTS",
-            Error::ArtifactConflict { .. } => "RESOURCE_CONFLICT",
+            | Error::ArtifactNotFound { .. } => ErrorCode::ResourceDoesNotExist,
+            Error::ExperimentExists { .. } => ErrorCode::ResourceAlreadyExists,
+            Error::ArtifactConflict { .. } => ErrorCode::ResourceConflict,
             Error::InvalidParameter { .. }
             | Error::TooLarge { .. }
             | Error::ParamConflict { .. }
             | Error::RunNotActive { .. }
             | Error::Query(_)
             | Error::InvalidPageToken { .. }
-            | Error::ArtifactPath { .. } => "INVALID_PARAMETER_VALUE",
-            Error::Sqlite { source, .. } if is_busy(source) => "TEMPORARILY_UNAVAILABLE",
-            Error::Api { error_code, .. } => KNOWN_ERROR_CODES
-                .into_iter()
-                .find(|code| code == error_code)
-                .unwrap_or("INTERNAL_ERROR"),
-            Error::Http { .. } => "TEMPORARILY_UNAVAILABLE",
+            | Error::ArtifactPath { .. } => ErrorCode::InvalidParameterValue,
+            Error::Sqlite { source, .. } if is_busy(source) => ErrorCode::TemporarilyUnavailable,
+            Error::Api { error_code, .. } => {
+                ErrorCode::from_wire(error_code).unwrap_or(ErrorCode::InternalError)
+            }
+            Error::Http { .. } => ErrorCode::TemporarilyUnavailable,
             Error::Sqlite { .. }
             | Error::Io { .. }
             | Error::WriterStopped { .. }
             | Error::CommitFailed { .. }
             | Error::Daemon { .. }
-            | Error::Json { .. } => "INTERNAL_ERROR",
+            | Error::Json { .. } => ErrorCode::InternalError,
         }
     }
 
@@ -280,13 +379,7 @@ impl Error {
 
     /// Whether this is the caller's mistake (a 4xx), as opposed to the server's (a 5xx).
     pub fn is_client_error(&self) -> bool {
-        matches!(
-            self.error_code(),
-            "RESOURCE_DOES_NOT_EXIST"
-                | "RESOURCE_ALREADY_EXISTS"
-                | "RESOURCE_CONFLICT"
-                | "INVALID_PARAMETER_VALUE"
-        )
+        self.error_code().is_client_error()
     }
 }
 
@@ -325,5 +418,46 @@ mod tests {
         };
         assert_eq!(io.chain(), "I/O error on /a: disk on fire");
         assert_eq!(Error::invalid("x").chain(), "x");
+    }
+
+    #[test]
+    fn error_codes_read_back_from_the_wire_and_keep_mlflows_statuses() {
+        for code in ErrorCode::ALL {
+            assert_eq!(ErrorCode::from_wire(code.as_str()), Some(code));
+            assert_eq!(code, code.as_str());
+        }
+        assert_eq!(ErrorCode::from_wire("NO_SUCH_CODE"), None);
+        let statuses: Vec<(&str, u16)> = ErrorCode::ALL
+            .iter()
+            .map(|code| (code.as_str(), code.http_status()))
+            .collect();
+        assert_eq!(
+            statuses,
+            [
+                ("RESOURCE_DOES_NOT_EXIST", 404),
+                ("RESOURCE_ALREADY_EXISTS", 400),
+                ("RESOURCE_CONFLICT", 409),
+                ("INVALID_PARAMETER_VALUE", 400),
+                ("ENDPOINT_NOT_FOUND", 404),
+                ("UNAUTHENTICATED", 401),
+                ("TEMPORARILY_UNAVAILABLE", 503),
+                ("INTERNAL_ERROR", 500),
+                ("BAD_REQUEST", 400),
+                ("NOT_IMPLEMENTED", 501),
+            ]
+        );
+        let remote = |code: &str| Error::Api {
+            url: "http://127.0.0.1:5055/api/2.0/mlflow/runs/get".into(),
+            status: 404,
+            error_code: code.into(),
+            message: "m".into(),
+        };
+        assert_eq!(
+            remote("RESOURCE_DOES_NOT_EXIST").error_code(),
+            ErrorCode::ResourceDoesNotExist
+        );
+        let unknown = remote("SOMETHING_NEW");
+        assert_eq!(unknown.error_code(), ErrorCode::InternalError);
+        assert!(unknown.to_string().contains("SOMETHING_NEW"), "{unknown}");
     }
 }

@@ -12,6 +12,22 @@
 //!                └──── embedded (sqlite:PATH) ──────────┘   └──► read pool ──► query / export / analysis
 //! ```
 //!
+//! # Layout
+//! Three wings, each in flow order; [`error`] is shared by all of them.
+//! - record (what a run is and where it is kept):
+//!   - [`entities`]: runs, experiments, metrics, params, tags, inputs (MLflow's data model);
+//!   - [`store`]: the SQLite file, its writer thread, read pool and search-to-SQL compiler;
+//!   - [`query`]: MLflow's search language (syntax tree, printer, parser), free of SQL;
+//! - wire (how runs arrive and leave over HTTP):
+//!   - [`api`]: the daemon, MLflow's tracking REST API over a store;
+//!   - [`client`]: the same API from the caller's side, or an embedded store;
+//! - insight (what the runs say):
+//!   - [`analysis`]: stored runs read into the pure `insight` crate's analysis (verdicts,
+//!     causes, comparisons), re-exported here;
+//!   - [`plot`]: learning curves drawn from analyses (`insight::plot`, re-exported);
+//!   - [`export`]: the five Parquet tables (analysis included) for pandas, polars and DuckDB;
+//! - [`error`]: the tracker's error type and MLflow's error codes ([`error::ErrorCode`]).
+//!
 //! Main types: [`store::Store`], [`entities::Run`], [`entities::Metric`], [`query::Filter`],
 //! [`api::Daemon`], [`error::Error`].
 //!

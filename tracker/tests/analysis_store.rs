@@ -125,3 +125,37 @@ fn an_unknown_run_is_reported_by_id() {
             .contains("0123456789abcdef0123456789abcdef")
     );
 }
+
+/// The analysis runs in the `insight` crate, with its own error type: a stored run it cannot
+/// analyse must still be the caller's mistake to the tracker (`INVALID_PARAMETER_VALUE`, a 400
+/// from the daemon), not an internal error, with the analysis's message unchanged.
+#[test]
+fn a_stored_run_without_validation_loss_is_an_invalid_parameter_naming_what_it_has() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("mlflow.db")).unwrap();
+    let run_id = store
+        .create_run(CreateRun {
+            experiment_id: "0".into(),
+            ..CreateRun::default()
+        })
+        .unwrap()
+        .info
+        .run_id;
+    let point = Metric {
+        key: "loss".into(),
+        value: 0.5,
+        timestamp: 0,
+        step: 0,
+    };
+    store.log_batch(&run_id, &[point], &[], &[]).unwrap();
+    let error = analyze_stored_run(&store, &run_id, &AnalysisConfig::default()).unwrap_err();
+    assert_eq!(error.error_code(), "INVALID_PARAMETER_VALUE");
+    assert!(error.is_client_error());
+    let message = error.to_string();
+    assert!(
+        message.contains(&run_id)
+            && message.contains("val_loss")
+            && message.contains("it has: loss"),
+        "{message}"
+    );
+}

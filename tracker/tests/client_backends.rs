@@ -1,37 +1,16 @@
 //! The client against a real daemon on 127.0.0.1:0 and against an embedded store: the same
 //! calls give the same results; the run logger's bounded buffer reports what it drops.
 
+mod common;
+
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::path::Path;
 
-use tracker::api::{Daemon, DaemonConfig};
+use common::{any_port, daemon_at, served_store};
+
 use tracker::client::{ArtifactFile, Client, LoggerConfig};
 use tracker::entities::{Metric, Param, RunStatus, RunTag};
-use tracker::store::{ArtifactUris, SearchRuns, Store, StoreOptions};
-
-fn served_store(dir: &Path) -> Store {
-    let options = StoreOptions {
-        artifact_root: None,
-        artifact_uris: ArtifactUris::Served,
-    };
-    Store::open_with(dir.join("served.db"), options).expect("store opens")
-}
-
-fn daemon_at(store: Store, addr: SocketAddr) -> Daemon {
-    Daemon::start(
-        store,
-        DaemonConfig {
-            addr,
-            ..DaemonConfig::default()
-        },
-    )
-    .expect("daemon starts")
-}
-
-fn any_port() -> SocketAddr {
-    "127.0.0.1:0".parse().expect("addr")
-}
+use tracker::store::SearchRuns;
 
 fn param(key: &str, value: &str) -> Param {
     Param {

@@ -1,16 +1,15 @@
 //! The store against a real SQLite file: it behaves like a simple in-memory model of MLflow's
 //! semantics (proptest), and keeps its data across reopen.
 
+mod common;
+
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
 
+use common::open_store;
 use proptest::prelude::*;
 use tracker::entities::{Metric, Param, RunStatus, RunTag, ViewType};
 use tracker::store::{CreateRun, SearchRuns, Store, StoreOptions};
-
-fn open(dir: &tempfile::TempDir) -> Store {
-    Store::open(dir.path().join("runs.db")).expect("store opens")
-}
 
 fn run_in(store: &Store, experiment: &str) -> String {
     let experiment_id = store
@@ -37,7 +36,7 @@ fn metric(key: &str, value: f64, timestamp: i64, step: i64) -> Metric {
 #[test]
 fn default_experiment_and_schema_version_exist() {
     let dir = tempfile::tempdir().expect("dir");
-    let store = open(&dir);
+    let store = open_store(&dir);
     let default = store.get_experiment("0").expect("Default exists");
     assert_eq!(default.name, "Default");
     assert_eq!(
@@ -62,14 +61,14 @@ fn default_experiment_and_schema_version_exist() {
 #[test]
 fn experiments_are_unique_by_name() {
     let dir = tempfile::tempdir().expect("dir");
-    let store = open(&dir);
+    let store = open_store(&dir);
     let id = store
         .create_experiment("mnist", None, &[])
         .expect("created");
     assert_eq!(
         store
             .create_experiment("mnist", None, &[])
-            .map_err(|e| e.error_code()),
+            .map_err(|e| e.error_code().as_str()),
         Err("RESOURCE_ALREADY_EXISTS")
     );
     assert_eq!(store.get_or_create_experiment("mnist").expect("found"), id);
@@ -81,11 +80,15 @@ fn experiments_are_unique_by_name() {
             .starts_with("file://")
     );
     assert_eq!(
-        store.get_experiment("77").map_err(|e| e.error_code()),
+        store
+            .get_experiment("77")
+            .map_err(|e| e.error_code().as_str()),
         Err("RESOURCE_DOES_NOT_EXIST")
     );
     assert_eq!(
-        store.get_experiment("abc").map_err(|e| e.error_code()),
+        store
+            .get_experiment("abc")
+            .map_err(|e| e.error_code().as_str()),
         Err("RESOURCE_DOES_NOT_EXIST")
     );
 }
@@ -93,7 +96,7 @@ fn experiments_are_unique_by_name() {
 #[test]
 fn data_survives_reopening_and_artifact_uris_point_at_the_run_directory() {
     let dir = tempfile::tempdir().expect("dir");
-    let store = open(&dir);
+    let store = open_store(&dir);
     let run_id = run_in(&store, "persist");
     store
         .log_batch(
@@ -111,7 +114,7 @@ fn data_survives_reopening_and_artifact_uris_point_at_the_run_directory() {
         .expect("updated");
     let artifact_dir = store.run_artifact_dir(&run_id).expect("dir");
     drop(store);
-    let store = open(&dir);
+    let store = open_store(&dir);
     let run = store.get_run(&run_id).expect("still there");
     assert_eq!(run.info.status, RunStatus::Finished);
     assert_eq!(run.info.end_time, Some(99));
@@ -130,7 +133,7 @@ fn data_survives_reopening_and_artifact_uris_point_at_the_run_directory() {
 #[test]
 fn concurrent_writers_all_land() {
     let dir = tempfile::tempdir().expect("dir");
-    let store = open(&dir);
+    let store = open_store(&dir);
     let run_id = run_in(&store, "threads");
     std::thread::scope(|scope| {
         for thread in 0..4 {
@@ -150,7 +153,7 @@ fn concurrent_writers_all_land() {
 #[test]
 fn bulk_reads_cover_a_whole_experiment() {
     let dir = tempfile::tempdir().expect("dir");
-    let store = open(&dir);
+    let store = open_store(&dir);
     let a = run_in(&store, "bulk");
     let b = run_in(&store, "bulk");
     store
@@ -378,7 +381,7 @@ fn apply(store: &Store, run_id: &str, op: &Op) -> Result<(), &'static str> {
         Op::Delete { .. } => store.delete_run(run_id),
         Op::Restore { .. } => store.restore_run(run_id),
     };
-    result.map_err(|e| e.error_code())
+    result.map_err(|e| e.error_code().as_str())
 }
 
 proptest! {

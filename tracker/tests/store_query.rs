@@ -1,9 +1,12 @@
 //! The search language: parse/print round trips, errors that name position and token, and
 //! search results equal to a brute-force filter and sort over the same runs in a real store.
 
+mod common;
+
 use std::cmp::Ordering;
 use std::sync::OnceLock;
 
+use common::open_store;
 use proptest::prelude::*;
 use rand::{Rng, SeedableRng};
 use tracker::entities::{Metric, Param, Run, RunStatus, RunTag, ViewType};
@@ -29,6 +32,19 @@ fn string_attribute() -> impl Strategy<Value = Attribute> {
         Attribute::ArtifactUri,
         Attribute::RunId,
     ])
+}
+
+/// `attributes.start_time` (or `end_time`) `op n`.
+fn time_clause(start: bool, op: Op, n: i64) -> Clause {
+    Clause {
+        identifier: Identifier::Attribute(if start {
+            Attribute::StartTime
+        } else {
+            Attribute::EndTime
+        }),
+        op,
+        value: Value::Integer(n),
+    }
 }
 
 fn clause() -> impl Strategy<Value = Clause> {
@@ -69,15 +85,8 @@ fn clause() -> impl Strategy<Value = Clause> {
             op: if not { Op::NotIn } else { Op::In },
             value: Value::List(items),
         }),
-        (any::<bool>(), numeric_ops, any::<i64>()).prop_map(|(start, op, n)| Clause {
-            identifier: Identifier::Attribute(if start {
-                Attribute::StartTime
-            } else {
-                Attribute::EndTime
-            }),
-            op,
-            value: Value::Integer(n),
-        }),
+        (any::<bool>(), numeric_ops, any::<i64>())
+            .prop_map(|(start, op, n)| time_clause(start, op, n)),
     ]
 }
 
@@ -176,7 +185,7 @@ fn fixture() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
         let dir = tempfile::tempdir().expect("dir");
-        let store = Store::open(dir.path().join("runs.db")).expect("opens");
+        let store = open_store(&dir);
         let experiment_id = store
             .create_experiment("search", None, &[])
             .expect("experiment");
@@ -321,15 +330,8 @@ fn search_clause() -> impl Strategy<Value = Clause> {
                 op: if eq { Op::Eq } else { Op::Ne },
                 value: Value::String(s.into()),
             }),
-        (any::<bool>(), numeric_ops, 990..2050i64).prop_map(|(start, op, n)| Clause {
-            identifier: Identifier::Attribute(if start {
-                Attribute::StartTime
-            } else {
-                Attribute::EndTime
-            }),
-            op,
-            value: Value::Integer(n),
-        }),
+        (any::<bool>(), numeric_ops, 990..2050i64)
+            .prop_map(|(start, op, n)| time_clause(start, op, n)),
     ]
 }
 

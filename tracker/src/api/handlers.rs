@@ -11,12 +11,13 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use super::answer::error_response;
 use super::request::Fields;
-use super::{ApiError, AppState, error_response};
+use super::{ApiError, AppState};
 use crate::entities::{
     Dataset, DatasetInput, ExperimentTag, InputTag, Metric, Param, RunStatus, RunTag, ViewType,
 };
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 use crate::store::validate::{GET_METRIC_HISTORY_MAX_RESULTS, validate_batch_limits};
 use crate::store::{CreateRun, SearchExperiments, SearchRuns, Store};
 
@@ -487,7 +488,7 @@ pub(crate) async fn search_logged_models() -> Json<Value> {
 pub(crate) async fn create_logged_model() -> Response {
     error_response(
         StatusCode::NOT_IMPLEMENTED,
-        "NOT_IMPLEMENTED",
+        ErrorCode::NotImplemented,
         "logged models are not supported by gapwatch; log the model files as run artifacts",
     )
     .into_response()

@@ -2,7 +2,7 @@
 //!
 //! Routes follow `docs/mlflow-wire.md` (the official MLflow client logs to this daemon
 //! unchanged): `/api/2.0/mlflow/{experiments,runs,metrics,artifacts}/...`, the `mlflow-artifacts`
-//! upload, download and list routes (only for a store with [`ArtifactUris::Served`]), the same
+//! upload, download and list routes (only for a store with [`ArtifactUris::Served`](crate::store::ArtifactUris::Served)), the same
 //! under `/ajax-api/2.0/` (MLflow's web UI prefix), `GET /health` and `GET /version`. Requests
 //! are validated as MLflow's server validates them (`request`: a field of the wrong JSON type
 //! is a 400 with MLflow's message). Errors are MLflow's JSON (`{"error_code", "message"}`)
@@ -32,9 +32,11 @@
 //! daemon.shutdown().unwrap();
 //! ```
 
+mod answer;
 mod artifacts;
 mod handlers;
 mod request;
+mod routes;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -42,16 +44,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::{StatusCode, header};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use tower_http::timeout::TimeoutLayer;
-
 use crate::error::{Error, Result};
-use crate::store::{ArtifactUris, Store};
+use crate::store::Store;
+
+pub use answer::{ApiError, http_status};
 
 /// The address `track daemon` binds when none is given.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:5055";
@@ -150,191 +146,6 @@ pub(crate) struct AppState {
     pub(crate) max_artifact_bytes: usize,
 }
 
-/// An error answer: MLflow's JSON body and the HTTP status of its error code.
-#[derive(Debug)]
-pub struct ApiError(pub Error);
-
-impl From<Error> for ApiError {
-    fn from(error: Error) -> Self {
-        ApiError(error)
-    }
-}
-
-/// The HTTP status of an MLflow error code (`mlflow/exceptions.py`).
-pub fn http_status(error_code: &str) -> StatusCode {
-    match error_code {
-        "INVALID_PARAMETER_VALUE" | "RESOURCE_ALREADY_EXISTS" | "BAD_REQUEST" => {
-            StatusCode::BAD_REQUEST
-        }
-        "RESOURCE_DOES_NOT_EXIST" | "ENDPOINT_NOT_FOUND" | "NOT_FOUND" => StatusCode::NOT_FOUND,
-        "RESOURCE_CONFLICT" | "ALREADY_EXISTS" | "ABORTED" => StatusCode::CONFLICT,
-        "UNAUTHENTICATED" => StatusCode::UNAUTHORIZED,
-        "PERMISSION_DENIED" => StatusCode::FORBIDDEN,
-        "TEMPORARILY_UNAVAILABLE" => StatusCode::SERVICE_UNAVAILABLE,
-        "NOT_IMPLEMENTED" => StatusCode::NOT_IMPLEMENTED,
-        _ => StatusCode::INTERNAL_SERVER_ERROR,
-    }
-}
-
-fn error_response(status: StatusCode, error_code: &str, message: &str) -> Response {
-    let body = serde_json::json!({ "error_code": error_code, "message": message });
-    (
-        status,
-        [(header::CONTENT_TYPE, "application/json")],
-        body.to_string(),
-    )
-        .into_response()
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let code = self.0.error_code();
-        let status = match self.0 {
-            // MLflow has no code for it; 413 is not one its client retries.
-            Error::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            _ => http_status(code),
-        };
-        if status.is_server_error() {
-            // The whole chain: SQLite's or the OS's own text is what tells an operator why.
-            tracing::error!(error = %self.0.chain(), code, "request failed");
-        } else {
-            tracing::debug!(error = %self.0, code, "request refused");
-        }
-        error_response(status, code, &self.0.to_string())
-    }
-}
-
-/// The daemon's routes, in one place (add a route here).
-pub(crate) fn router(state: Arc<AppState>, config: &DaemonConfig) -> Router {
-    let mlflow = Router::new()
-        .route(
-            "/experiments/get-by-name",
-            get(handlers::get_experiment_by_name),
-        )
-        .route("/experiments/create", post(handlers::create_experiment))
-        .route("/experiments/get", get(handlers::get_experiment))
-        .route("/experiments/delete", post(handlers::delete_experiment))
-        .route("/experiments/restore", post(handlers::restore_experiment))
-        .route("/experiments/update", post(handlers::update_experiment))
-        .route(
-            "/experiments/set-experiment-tag",
-            post(handlers::set_experiment_tag),
-        )
-        .route(
-            "/experiments/delete-experiment-tag",
-            post(handlers::delete_experiment_tag),
-        )
-        .route(
-            "/experiments/search",
-            get(handlers::search_experiments_get).post(handlers::search_experiments),
-        )
-        .route("/runs/create", post(handlers::create_run))
-        .route("/runs/get", get(handlers::get_run))
-        .route("/runs/update", post(handlers::update_run))
-        .route("/runs/delete", post(handlers::delete_run))
-        .route("/runs/restore", post(handlers::restore_run))
-        .route("/runs/search", post(handlers::search_runs))
-        .route("/runs/log-metric", post(handlers::log_metric))
-        .route("/runs/log-parameter", post(handlers::log_param))
-        .route("/runs/set-tag", post(handlers::set_tag))
-        .route("/runs/delete-tag", post(handlers::delete_tag))
-        .route("/runs/log-batch", post(handlers::log_batch))
-        .route("/runs/log-inputs", post(handlers::log_inputs))
-        .route("/metrics/get-history", get(handlers::get_metric_history))
-        .route("/artifacts/list", get(artifacts::list_run_artifacts))
-        .route(
-            "/logged-models/search",
-            post(handlers::search_logged_models),
-        )
-        .route("/logged-models", post(handlers::create_logged_model))
-        .layer(DefaultBodyLimit::max(config.max_body_bytes));
-    let artifacts = Router::new()
-        .route("/artifacts", get(artifacts::list))
-        .route(
-            "/artifacts/{*path}",
-            get(artifacts::download).put(artifacts::upload),
-        )
-        .layer(DefaultBodyLimit::max(config.max_artifact_bytes));
-    let mut app = Router::new()
-        .route("/health", get(|| async { "OK" }))
-        .route("/version", get(|| async { MLFLOW_COMPAT_VERSION }))
-        // MLflow's web UI calls the same routes under `/ajax-api/2.0/...`.
-        .nest("/api/2.0/mlflow", mlflow.clone())
-        .nest("/ajax-api/2.0/mlflow", mlflow)
-        .route(
-            "/api/2.0/gapwatch/runs/analysis",
-            get(handlers::get_run_analysis),
-        );
-    // The proxy only when clients get `mlflow-artifacts:` URIs: with `--no-serve-artifacts`
-    // (file:// or bucket URIs) these routes are unknown, as on `mlflow server`.
-    if *state.store.artifact_uris() == ArtifactUris::Served {
-        app = app
-            .nest("/api/2.0/mlflow-artifacts", artifacts.clone())
-            .nest("/ajax-api/2.0/mlflow-artifacts", artifacts);
-    }
-    app.fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            Duration::from_secs(config.request_timeout_secs),
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            authenticate,
-        ))
-        .with_state(state)
-}
-
-async fn not_found(request: Request) -> Response {
-    let message = format!("No endpoint {} {}", request.method(), request.uri().path());
-    error_response(StatusCode::NOT_FOUND, "ENDPOINT_NOT_FOUND", &message)
-}
-
-async fn method_not_allowed(request: Request) -> Response {
-    let message = format!(
-        "Method {} not allowed on {}",
-        request.method(),
-        request.uri().path()
-    );
-    error_response(StatusCode::METHOD_NOT_ALLOWED, "BAD_REQUEST", &message)
-}
-
-async fn authenticate(
-    State(state): State<Arc<AppState>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    if let Some(token) = &state.token {
-        let given = request
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(bearer_token)
-            .unwrap_or("");
-        if !constant_time_eq(given.as_bytes(), token.as_bytes()) {
-            return error_response(
-                StatusCode::UNAUTHORIZED,
-                "UNAUTHENTICATED",
-                "missing or wrong bearer token (Authorization: Bearer <token>)",
-            );
-        }
-    }
-    next.run(request).await
-}
-
-/// The token of an `Authorization: Bearer <token>` value; the scheme is case-insensitive and
-/// may be followed by several spaces (RFC 7235 §2.1).
-fn bearer_token(value: &str) -> Option<&str> {
-    let (scheme, token) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim_start_matches(' '))
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 /// The `--export-dir` hook: re-exports one experiment's active runs as Parquet under `dir`
 /// ([`crate::export::export_experiment`], the same export as `track export`).
 fn export_experiment(store: &Store, experiment_id: &str, dir: &std::path::Path) -> Result<()> {
@@ -363,7 +174,7 @@ pub async fn serve(
         export_dir: config.export_dir.clone(),
         max_artifact_bytes: config.max_artifact_bytes,
     });
-    let app = router(state, &config);
+    let app = routes::router(state, &config);
     // hyper's HTTP/1 server directly (axum's `serve` sets no header-read timeout, so a client
     // could hold a connection open forever by sending its request head slowly).
     let mut http = hyper::server::conn::http1::Builder::new();

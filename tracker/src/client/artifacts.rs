@@ -1,11 +1,14 @@
 //! Run artifacts: where a run's `artifact_uri` points, and the local-directory operations used
-//! by the embedded store (and by a daemon that hands out `file://` URIs).
+//! by the embedded store (and by a daemon that hands out `file://` URIs), and the client's
+//! artifact calls that pick between them.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::http::HttpBackend;
+use super::{Backend, Client};
 use crate::entities::de_opt_i64;
 use crate::error::{Error, Result};
 
@@ -175,6 +178,106 @@ pub(crate) fn fetch_local(src: &Path, path: &str, dst: &Path) -> Result<()> {
     }
     fs::copy(src, dst).map_err(io_error(src))?;
     Ok(())
+}
+
+/// Where a run's artifact is.
+enum ArtifactTarget<'a> {
+    /// A resolved local path.
+    Local(PathBuf),
+    /// A location (`<exp>/<run>/artifacts`) served by this daemon.
+    Served(&'a HttpBackend, String),
+}
+
+impl Client {
+    /// Where artifact `path` (checked) of a run is: a local file or directory for an embedded
+    /// run or a `file://` artifact URI, else a location the daemon serves.
+    fn artifact_target(&self, run_id: &str, path: &str) -> Result<ArtifactTarget<'_>> {
+        check_relative(path)?;
+        match &self.backend {
+            Backend::Embedded(store) => Ok(ArtifactTarget::Local(
+                store.resolve_artifact_path(run_id, path)?,
+            )),
+            Backend::Http(http) => {
+                match ArtifactLocation::parse(run_id, &http.run(run_id)?.info.artifact_uri)? {
+                    ArtifactLocation::Local(root) => {
+                        Ok(ArtifactTarget::Local(resolve(&root, path)?))
+                    }
+                    ArtifactLocation::Served(location) => {
+                        Ok(ArtifactTarget::Served(http, location))
+                    }
+                }
+            }
+        }
+    }
+
+    /// Stores the local file `local` among the run's artifacts, in the directory `artifact_dir`
+    /// (`""` for the top) under the file's own name. Returns its artifact path.
+    ///
+    /// # Errors
+    /// `INVALID_PARAMETER_VALUE` for a path with `..`, an absolute path or one that links out
+    /// of the run's artifacts; I/O errors naming the file.
+    pub fn log_artifact(&self, run_id: &str, local: &Path, artifact_dir: &str) -> Result<String> {
+        check_relative(artifact_dir)?;
+        let name =
+            local
+                .file_name()
+                .and_then(|n| n.to_str())
+                .ok_or_else(|| Error::ArtifactPath {
+                    path: local.display().to_string(),
+                    reason: "the file has no UTF-8 name".into(),
+                })?;
+        let path = join_artifact_path(artifact_dir, name);
+        match self.artifact_target(run_id, &path)? {
+            ArtifactTarget::Local(dst) => store_local(&dst, local)?,
+            ArtifactTarget::Served(http, location) => {
+                http.upload_artifact(&location, &path, local)?
+            }
+        }
+        Ok(path)
+    }
+
+    /// The artifacts directly in `artifact_dir` (`""` for the top), sorted by path; paths are
+    /// relative to the run's artifact root.
+    pub fn list_artifacts(&self, run_id: &str, artifact_dir: &str) -> Result<Vec<ArtifactFile>> {
+        let mut files = match self.artifact_target(run_id, artifact_dir)? {
+            ArtifactTarget::Local(dir) => list_local(&dir, artifact_dir)?,
+            ArtifactTarget::Served(http, location) => {
+                http.list_artifacts(&location, artifact_dir)?
+            }
+        };
+        files.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(files)
+    }
+
+    /// Downloads the artifact file `path` into the directory `dst_dir` (created if needed);
+    /// returns the local file.
+    ///
+    /// # Errors
+    /// `RESOURCE_DOES_NOT_EXIST` when there is no such file; refused paths as
+    /// [`Client::log_artifact`].
+    pub fn download_artifact(&self, run_id: &str, path: &str, dst_dir: &Path) -> Result<PathBuf> {
+        let name = path
+            .rsplit('/')
+            .next()
+            .filter(|n| !n.is_empty())
+            .ok_or_else(|| Error::ArtifactPath {
+                path: path.to_string(),
+                reason: "names no file".into(),
+            })?;
+        let target = self.artifact_target(run_id, path)?;
+        std::fs::create_dir_all(dst_dir).map_err(|source| Error::Io {
+            path: dst_dir.to_path_buf(),
+            source,
+        })?;
+        let dst = dst_dir.join(name);
+        match target {
+            ArtifactTarget::Local(src) => fetch_local(&src, path, &dst)?,
+            ArtifactTarget::Served(http, location) => {
+                http.download_artifact(&location, path, &dst)?
+            }
+        }
+        Ok(dst)
+    }
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::entities::{Experiment, Metric, Param, Run, RunStatus, RunTag, ViewType};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 
 use crate::store::SearchRuns as RunSearch;
 
@@ -213,7 +213,9 @@ impl HttpBackend {
             .get::<ExperimentResponse>("experiments/get-by-name", &[("experiment_name", name)])
         {
             Ok(response) => Ok(Some(response.experiment)),
-            Err(Error::Api { error_code, .. }) if error_code == "RESOURCE_DOES_NOT_EXIST" => {
+            Err(error @ Error::Api { .. })
+                if error.error_code() == ErrorCode::ResourceDoesNotExist =>
+            {
                 Ok(None)
             }
             Err(error) => Err(error),

@@ -21,14 +21,14 @@ mod http;
 mod logger;
 pub mod table;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Deserialize;
 
 use crate::entities::{Experiment, Metric, Param, Run, RunStatus, RunTag, TAG_RUN_NAME, ViewType};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 use crate::store::{CreateRun, SearchExperiments, SearchRuns, Store};
 
 pub use artifacts::ArtifactFile;
@@ -38,7 +38,6 @@ pub use logger::{
     DEFAULT_MAX_BACKOFF_MS, DEFAULT_MAX_BUFFERED_METRICS, LoggerConfig, LoggerStats, RunLogger,
 };
 
-use artifacts::ArtifactLocation;
 use http::HttpBackend;
 
 /// The most metric points one log-batch request carries (MLflow's `MAX_METRICS_PER_BATCH`).
@@ -73,14 +72,6 @@ pub struct Client {
 enum Backend {
     Http(HttpBackend),
     Embedded(Store),
-}
-
-/// Where a run's artifact is.
-enum ArtifactTarget<'a> {
-    /// A resolved local path.
-    Local(PathBuf),
-    /// A location (`<exp>/<run>/artifacts`) served by this daemon.
-    Served(&'a HttpBackend, String),
 }
 
 /// Milliseconds since the Unix epoch, now.
@@ -176,7 +167,7 @@ impl Client {
         };
         match created {
             Ok(id) => self.get_experiment(&id),
-            Err(error) if error.error_code() == "RESOURCE_ALREADY_EXISTS" => self
+            Err(error) if error.error_code() == ErrorCode::ResourceAlreadyExists => self
                 .get_experiment_by_name(name)?
                 .ok_or_else(|| Error::ExperimentNameNotFound {
                     name: name.to_string(),
@@ -240,7 +231,7 @@ impl Client {
     /// runs have that name (listing their ids).
     pub fn find_run(&self, run: &str) -> Result<Run> {
         let not_found = match self.get_run(run) {
-            Err(error) if error.error_code() == "RESOURCE_DOES_NOT_EXIST" => error,
+            Err(error) if error.error_code() == ErrorCode::ResourceDoesNotExist => error,
             other => return other,
         };
         if run.contains('\'') {
@@ -431,96 +422,6 @@ impl Client {
                 .then(a.value.total_cmp(&b.value))
         });
         Ok(all)
-    }
-
-    /// Where artifact `path` (checked) of a run is: a local file or directory for an embedded
-    /// run or a `file://` artifact URI, else a location the daemon serves.
-    fn artifact_target(&self, run_id: &str, path: &str) -> Result<ArtifactTarget<'_>> {
-        artifacts::check_relative(path)?;
-        match &self.backend {
-            Backend::Embedded(store) => Ok(ArtifactTarget::Local(
-                store.resolve_artifact_path(run_id, path)?,
-            )),
-            Backend::Http(http) => {
-                match ArtifactLocation::parse(run_id, &http.run(run_id)?.info.artifact_uri)? {
-                    ArtifactLocation::Local(root) => {
-                        Ok(ArtifactTarget::Local(artifacts::resolve(&root, path)?))
-                    }
-                    ArtifactLocation::Served(location) => {
-                        Ok(ArtifactTarget::Served(http, location))
-                    }
-                }
-            }
-        }
-    }
-
-    /// Stores the local file `local` among the run's artifacts, in the directory `artifact_dir`
-    /// (`""` for the top) under the file's own name. Returns its artifact path.
-    ///
-    /// # Errors
-    /// `INVALID_PARAMETER_VALUE` for a path with `..`, an absolute path or one that links out
-    /// of the run's artifacts; I/O errors naming the file.
-    pub fn log_artifact(&self, run_id: &str, local: &Path, artifact_dir: &str) -> Result<String> {
-        artifacts::check_relative(artifact_dir)?;
-        let name =
-            local
-                .file_name()
-                .and_then(|n| n.to_str())
-                .ok_or_else(|| Error::ArtifactPath {
-                    path: local.display().to_string(),
-                    reason: "the file has no UTF-8 name".into(),
-                })?;
-        let path = artifacts::join_artifact_path(artifact_dir, name);
-        match self.artifact_target(run_id, &path)? {
-            ArtifactTarget::Local(dst) => artifacts::store_local(&dst, local)?,
-            ArtifactTarget::Served(http, location) => {
-                http.upload_artifact(&location, &path, local)?
-            }
-        }
-        Ok(path)
-    }
-
-    /// The artifacts directly in `artifact_dir` (`""` for the top), sorted by path; paths are
-    /// relative to the run's artifact root.
-    pub fn list_artifacts(&self, run_id: &str, artifact_dir: &str) -> Result<Vec<ArtifactFile>> {
-        let mut files = match self.artifact_target(run_id, artifact_dir)? {
-            ArtifactTarget::Local(dir) => artifacts::list_local(&dir, artifact_dir)?,
-            ArtifactTarget::Served(http, location) => {
-                http.list_artifacts(&location, artifact_dir)?
-            }
-        };
-        files.sort_by(|a, b| a.path.cmp(&b.path));
-        Ok(files)
-    }
-
-    /// Downloads the artifact file `path` into the directory `dst_dir` (created if needed);
-    /// returns the local file.
-    ///
-    /// # Errors
-    /// `RESOURCE_DOES_NOT_EXIST` when there is no such file; refused paths as
-    /// [`Client::log_artifact`].
-    pub fn download_artifact(&self, run_id: &str, path: &str, dst_dir: &Path) -> Result<PathBuf> {
-        let name = path
-            .rsplit('/')
-            .next()
-            .filter(|n| !n.is_empty())
-            .ok_or_else(|| Error::ArtifactPath {
-                path: path.to_string(),
-                reason: "names no file".into(),
-            })?;
-        let target = self.artifact_target(run_id, path)?;
-        std::fs::create_dir_all(dst_dir).map_err(|source| Error::Io {
-            path: dst_dir.to_path_buf(),
-            source,
-        })?;
-        let dst = dst_dir.join(name);
-        match target {
-            ArtifactTarget::Local(src) => artifacts::fetch_local(&src, path, &dst)?,
-            ArtifactTarget::Served(http, location) => {
-                http.download_artifact(&location, path, &dst)?
-            }
-        }
-        Ok(dst)
     }
 
     /// A [`RunLogger`] for run `run_id`: metrics buffered and sent from a background thread.

@@ -27,141 +27,53 @@
 //! store.log_metric(id, &Metric { key: "val_loss".into(), value: 0.5, timestamp: 1, step: 0 }).unwrap();
 //! assert_eq!(store.get_run(id).unwrap().data.metric("val_loss"), Some(0.5));
 //! ```
+//!
+//! # Layout
+//! - `requests`: the options and requests the store's calls take;
+//! - `validate`: MLflow's input rules, checked before anything is written;
+//! - `schema`: the schema and its migrations;
+//! - `writer`: the single writer thread and its transactions;
+//! - `write`, `experiments`, `inputs`: the writes, as SQL on the writer's connection;
+//! - `files`, `artifacts`: atomic files, and where a run's artifacts live;
+//! - `compile`: the query language compiled to SQL with bound parameters;
+//! - `search`, `read`: searches and reads, as SQL on pooled read connections.
 
+mod artifacts;
+mod compile;
 mod experiments;
 mod files;
 mod inputs;
 mod read;
+mod requests;
 mod schema;
+mod search;
 pub mod validate;
 mod write;
 mod writer;
 
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, OpenFlags};
 
-use crate::entities::{
-    Experiment, ExperimentTag, Metric, Param, Run, RunInfo, RunStatus, RunTag, ViewType,
-};
+use crate::entities::{Experiment, ExperimentTag, Metric, Param, Run, RunInfo, RunStatus, RunTag};
 use crate::error::{Error, Result};
+use artifacts::{
+    absolute, default_artifact_root, experiment_artifact_location, resolve_local_location,
+    run_artifact_uri,
+};
 use writer::Pending;
 
 pub use files::temp_file_in;
+pub use requests::{
+    ArtifactUris, CreateRun, RunMetric, SearchExperiments, SearchRuns, StoreOptions,
+};
 pub use schema::SCHEMA_VERSION;
 
 /// How many read connections are kept open between reads.
 const MAX_IDLE_READERS: usize = 8;
 /// How long a connection waits for a lock before giving up, in milliseconds.
 const BUSY_TIMEOUT_MS: u64 = 10_000;
-
-/// How run `artifact_uri`s are written. An experiment created with its own
-/// `artifact_location` gives its runs `<location>/<run>/artifacts` whatever this says, as MLflow
-/// does.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub enum ArtifactUris {
-    /// `file:///<artifact root>/<exp>/<run>/artifacts`: clients write the directory directly.
-    #[default]
-    File,
-    /// `mlflow-artifacts:/<exp>/<run>/artifacts`: clients upload through the daemon.
-    Served,
-    /// `<uri>/<exp>/<run>/artifacts` under a root URI the daemon does not serve (`s3://bucket/x`,
-    /// as `mlflow server --no-serve-artifacts --default-artifact-root`): clients write there
-    /// themselves.
-    Root(String),
-}
-
-/// Options of [`Store::open_with`].
-#[derive(Debug, Clone, Default)]
-pub struct StoreOptions {
-    /// Root of the run artifact directories; `None`: `<db stem>-artifacts` beside the database.
-    pub artifact_root: Option<PathBuf>,
-    /// How new runs' `artifact_uri`s are written.
-    pub artifact_uris: ArtifactUris,
-}
-
-/// What [`Store::create_run`] needs.
-#[derive(Debug, Clone, Default)]
-pub struct CreateRun {
-    /// The experiment (`"0"`: `Default`).
-    pub experiment_id: String,
-    /// Display name; `None` or empty: the `mlflow.runName` tag if given, else a generated name.
-    pub run_name: Option<String>,
-    /// Who runs it.
-    pub user_id: String,
-    /// Start time, ms since the Unix epoch; `None`: now.
-    pub start_time: Option<i64>,
-    /// Initial tags (`mlflow.user`, `mlflow.source.name`, ...).
-    pub tags: Vec<RunTag>,
-}
-
-/// What [`Store::search_runs`] needs.
-#[derive(Debug, Clone)]
-pub struct SearchRuns {
-    /// Experiments to search (ids as strings).
-    pub experiment_ids: Vec<String>,
-    /// An MLflow filter (see [`crate::query`]); empty: every run.
-    pub filter: String,
-    /// Order-by clauses, e.g. `metrics.val_loss ASC`; the tiebreak is `start_time DESC, run_id`.
-    pub order_by: Vec<String>,
-    /// Page size, 1..=50000.
-    pub max_results: i64,
-    /// A `next_page_token` from the previous page.
-    pub page_token: Option<String>,
-    /// Active, deleted or all runs.
-    pub view_type: ViewType,
-}
-
-impl Default for SearchRuns {
-    fn default() -> Self {
-        SearchRuns {
-            experiment_ids: Vec::new(),
-            filter: String::new(),
-            order_by: Vec::new(),
-            max_results: validate::SEARCH_MAX_RESULTS_DEFAULT,
-            page_token: None,
-            view_type: ViewType::ActiveOnly,
-        }
-    }
-}
-
-/// What [`Store::search_experiments`] needs.
-#[derive(Debug, Clone)]
-pub struct SearchExperiments {
-    /// A filter over `name`, `creation_time`, `last_update_time`, `tags.<key>`; empty: all.
-    pub filter: String,
-    /// Order-by clauses over the same attributes; default `creation_time DESC, experiment_id ASC`
-    /// (newest first, as MLflow); after explicit clauses ties go by `experiment_id DESC`.
-    pub order_by: Vec<String>,
-    /// Page size, 1..=50000.
-    pub max_results: i64,
-    /// A `next_page_token` from the previous page.
-    pub page_token: Option<String>,
-    /// Active, deleted or all experiments.
-    pub view_type: ViewType,
-}
-
-impl Default for SearchExperiments {
-    fn default() -> Self {
-        SearchExperiments {
-            filter: String::new(),
-            order_by: Vec::new(),
-            max_results: validate::SEARCH_MAX_RESULTS_DEFAULT,
-            page_token: None,
-            view_type: ViewType::ActiveOnly,
-        }
-    }
-}
-
-/// One metric point together with its run, for bulk reads of a whole experiment.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RunMetric {
-    /// The run.
-    pub run_id: String,
-    /// The point.
-    pub metric: Metric,
-}
 
 /// The run store. Cheap to clone; every clone uses the same writer thread and database.
 #[derive(Clone)]
@@ -335,25 +247,6 @@ impl Store {
                 }),
             other => other,
         }
-    }
-
-    /// One page of experiments matching `search`, and the token of the next page if any.
-    ///
-    /// # Errors
-    /// `INVALID_PARAMETER_VALUE` for a bad filter, order, `max_results` or page token.
-    pub fn search_experiments(
-        &self,
-        search: &SearchExperiments,
-    ) -> Result<(Vec<Experiment>, Option<String>)> {
-        validate::validate_max_results(search.max_results)?;
-        let filter =
-            crate::query::Filter::parse_for(&search.filter, crate::query::Target::Experiments)?;
-        let order =
-            crate::query::parse_order_by(&search.order_by, crate::query::Target::Experiments)?;
-        let offset = read::decode_page_token(search.page_token.as_deref())?;
-        self.read(|conn, path| {
-            read::search_experiments(conn, path, &filter, &order, search, offset)
-        })
     }
 
     // ----- runs -----
@@ -536,175 +429,6 @@ impl Store {
             .write(move |conn| write::delete_tag(conn, &path, &id, &key))
     }
 
-    /// One page of the runs of `search.experiment_ids` that match the filter, in order, and the
-    /// token of the next page if any. Each run carries its latest metrics, params and tags.
-    ///
-    /// # Errors
-    /// `INVALID_PARAMETER_VALUE` for a bad filter (naming position and token), order,
-    /// `max_results`, experiment id or page token.
-    pub fn search_runs(&self, search: &SearchRuns) -> Result<(Vec<Run>, Option<String>)> {
-        validate::validate_max_results(search.max_results)?;
-        let filter = crate::query::Filter::parse(&search.filter)?;
-        let order = crate::query::parse_order_by(&search.order_by, crate::query::Target::Runs)?;
-        let offset = read::decode_page_token(search.page_token.as_deref())?;
-        let experiment_ids = read::parse_experiment_ids(&search.experiment_ids)?;
-        let compiled = crate::query::compile_runs(&filter, &order);
-        self.read(|conn, path| {
-            let (infos, more) = read::search_run_infos(
-                conn,
-                path,
-                &experiment_ids,
-                search.view_type,
-                &compiled,
-                Some((search.max_results, offset)),
-            )?;
-            let runs = read::runs_with_data(conn, path, infos)?;
-            let next = more.then(|| read::encode_page_token(offset + search.max_results));
-            Ok((runs, next))
-        })
-    }
-
-    /// Every run of an experiment (with latest metrics, params and tags), newest first.
-    ///
-    /// # Errors
-    /// `RESOURCE_DOES_NOT_EXIST` for an unknown experiment.
-    pub fn experiment_runs(&self, experiment_id: &str, view_type: ViewType) -> Result<Vec<Run>> {
-        let experiment = self.get_experiment(experiment_id)?;
-        let ids = read::parse_experiment_ids(&[experiment.experiment_id])?;
-        let compiled = crate::query::compile_runs(&crate::query::Filter::default(), &[]);
-        self.read(|conn, path| {
-            let (infos, _) = read::search_run_infos(conn, path, &ids, view_type, &compiled, None)?;
-            read::runs_with_data(conn, path, infos)
-        })
-    }
-
-    /// Every metric point of every run of an experiment (in the view), ordered by run id, key,
-    /// step, timestamp: one query, for exports.
-    ///
-    /// # Errors
-    /// `RESOURCE_DOES_NOT_EXIST` for an unknown experiment.
-    pub fn experiment_metrics(
-        &self,
-        experiment_id: &str,
-        view_type: ViewType,
-    ) -> Result<Vec<RunMetric>> {
-        let experiment = self.get_experiment(experiment_id)?;
-        self.read(|conn, path| {
-            read::experiment_metrics(conn, path, &experiment.experiment_id, view_type)
-        })
-    }
-
-    /// Every point of one metric of a run, ordered by step, timestamp, value (empty for a key
-    /// never logged).
-    ///
-    /// # Errors
-    /// `RESOURCE_DOES_NOT_EXIST` for an unknown run.
-    pub fn metric_history(&self, run_id: &str, key: &str) -> Result<Vec<Metric>> {
-        self.read(|conn, path| read::metric_points(conn, path, run_id, Some(key)))
-    }
-
-    /// Every metric point of a run, ordered by key, step, timestamp, value.
-    ///
-    /// # Errors
-    /// `RESOURCE_DOES_NOT_EXIST` for an unknown run.
-    pub fn run_metrics(&self, run_id: &str) -> Result<Vec<Metric>> {
-        self.read(|conn, path| read::metric_points(conn, path, run_id, None))
-    }
-
-    // ----- artifacts -----
-
-    /// The run's artifact directory `<artifact root>/<exp>/<run>/artifacts` (not created).
-    ///
-    /// # Errors
-    /// `RESOURCE_DOES_NOT_EXIST` for an unknown run.
-    pub fn run_artifact_dir(&self, run_id: &str) -> Result<PathBuf> {
-        let info = self.read(|conn, path| read::run_info(conn, path, run_id))?;
-        Ok(artifact_dir(
-            &self.inner.artifact_root,
-            &info.experiment_id,
-            &info.run_id,
-        ))
-    }
-
-    /// Resolves `relative` (a `/`-separated path, possibly empty) inside the run's artifact
-    /// directory, refusing absolute paths, `..`, NUL bytes, names over 255 bytes, paths over
-    /// [`validate::MAX_ARTIFACT_PATH_BYTES`], dangling links or link loops on the way, and
-    /// anything that resolves (through links) outside the directory. The directory itself is
-    /// created.
-    ///
-    /// # Errors
-    /// `INVALID_PARAMETER_VALUE` for a refused path, `RESOURCE_DOES_NOT_EXIST` for an unknown run.
-    pub fn resolve_artifact_path(&self, run_id: &str, relative: &str) -> Result<PathBuf> {
-        let refused = |reason: &str| Error::ArtifactPath {
-            path: relative.to_string(),
-            reason: reason.to_string(),
-        };
-        if relative.contains('\0') {
-            return Err(refused("NUL bytes are not allowed in artifact paths"));
-        }
-        let relative_path = Path::new(relative);
-        for component in relative_path.components() {
-            match component {
-                Component::Normal(name) if name.len() > validate::MAX_ARTIFACT_NAME_BYTES => {
-                    return Err(refused(&format!(
-                        "a file or directory name is {} bytes long; the limit is {} bytes",
-                        name.len(),
-                        validate::MAX_ARTIFACT_NAME_BYTES
-                    )));
-                }
-                Component::Normal(_) | Component::CurDir => {}
-                Component::ParentDir => return Err(refused("'..' is not allowed")),
-                Component::RootDir | Component::Prefix(_) => {
-                    return Err(refused("absolute paths are not allowed"));
-                }
-            }
-        }
-        let dir = self.run_artifact_dir(run_id)?;
-        std::fs::create_dir_all(&dir).map_err(|source| Error::Io {
-            path: dir.clone(),
-            source,
-        })?;
-        let root = dir.canonicalize().map_err(|source| Error::Io {
-            path: dir.clone(),
-            source,
-        })?;
-        let target = root.join(relative_path);
-        if target.as_os_str().len() > validate::MAX_ARTIFACT_PATH_BYTES {
-            return Err(refused(&format!(
-                "the artifact's path on disk would be {} bytes long; the limit is {} bytes",
-                target.as_os_str().len(),
-                validate::MAX_ARTIFACT_PATH_BYTES
-            )));
-        }
-        // Walk down the existing part of the path (links included, dangling or not): every
-        // existing prefix must resolve, and stay inside.
-        let mut existing = target.as_path();
-        while existing.symlink_metadata().is_err() {
-            match existing.parent() {
-                Some(parent) => existing = parent,
-                None => break,
-            }
-        }
-        let resolved = existing.canonicalize().map_err(|source| {
-            if existing
-                .symlink_metadata()
-                .is_ok_and(|m| m.file_type().is_symlink())
-                || source.kind() == std::io::ErrorKind::NotFound
-            {
-                refused("the path goes through a dangling link or a link loop")
-            } else {
-                Error::Io {
-                    path: existing.to_path_buf(),
-                    source,
-                }
-            }
-        })?;
-        if !resolved.starts_with(&root) {
-            return Err(refused("the path leaves the run's artifact directory"));
-        }
-        Ok(target)
-    }
-
     // ----- plumbing -----
 
     /// Runs `work` on a read connection inside a snapshot (deferred) transaction.
@@ -758,90 +482,6 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
         tracing::warn!(mode, "the database could not be switched to WAL mode");
     }
     conn.execute_batch("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;")
-}
-
-fn default_artifact_root(db: &Path) -> PathBuf {
-    let stem = db
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    db.with_file_name(format!("{stem}-artifacts"))
-}
-
-fn absolute(path: &Path) -> Result<PathBuf> {
-    std::path::absolute(path).map_err(|source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    })
-}
-
-fn artifact_dir(root: &Path, experiment_id: &str, run_id: &str) -> PathBuf {
-    root.join(experiment_id).join(run_id).join("artifacts")
-}
-
-fn file_uri(path: &Path) -> String {
-    format!("file://{}", path.display())
-}
-
-fn experiment_artifact_location(uris: &ArtifactUris, root: &Path, experiment_id: &str) -> String {
-    match uris {
-        ArtifactUris::File => file_uri(&root.join(experiment_id)),
-        ArtifactUris::Served => format!("mlflow-artifacts:/{experiment_id}"),
-        ArtifactUris::Root(uri) => format!("{}/{experiment_id}", uri.trim_end_matches('/')),
-    }
-}
-
-/// A run's `artifact_uri`: under the store's root (in the store's form) when its experiment
-/// has a default location, else `<experiment location>/<run>/artifacts`.
-fn run_artifact_uri(
-    uris: &ArtifactUris,
-    root: &Path,
-    experiment_id: &str,
-    experiment_location: &str,
-    run_id: &str,
-) -> String {
-    let default_location = experiment_location.is_empty()
-        || [ArtifactUris::File, ArtifactUris::Served]
-            .iter()
-            .any(|form| {
-                experiment_artifact_location(form, root, experiment_id) == experiment_location
-            });
-    match uris {
-        _ if !default_location => format!(
-            "{}/{run_id}/artifacts",
-            experiment_location.trim_end_matches('/')
-        ),
-        ArtifactUris::File => file_uri(&artifact_dir(root, experiment_id, run_id)),
-        ArtifactUris::Served => format!("mlflow-artifacts:/{experiment_id}/{run_id}/artifacts"),
-        ArtifactUris::Root(uri) => format!(
-            "{}/{experiment_id}/{run_id}/artifacts",
-            uri.trim_end_matches('/')
-        ),
-    }
-}
-
-/// An experiment's `artifact_location` as MLflow stores it (`resolve_uri_if_local`): a relative
-/// local path (no URI scheme) is made absolute against the working directory; URIs and absolute
-/// paths are kept.
-fn resolve_local_location(location: &str) -> Result<String> {
-    let scheme = location
-        .split_once(':')
-        .map(|(scheme, _)| scheme)
-        .filter(|scheme| {
-            scheme.len() > 1
-                && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
-                && scheme
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
-        });
-    if scheme.is_some() || Path::new(location).is_absolute() {
-        return Ok(location.to_string());
-    }
-    let cwd = std::env::current_dir().map_err(|source| Error::Io {
-        path: PathBuf::from("."),
-        source,
-    })?;
-    Ok(cwd.join(location).display().to_string())
 }
 
 /// Maps a rusqlite error to [`Error::Sqlite`] with the database path and what was being done.

@@ -6,12 +6,13 @@ use std::path::Path;
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 
+use super::compile::CompiledSearch;
 use super::{RunMetric, SearchExperiments, sql_error};
 use crate::entities::{
     Experiment, ExperimentTag, Metric, Param, Run, RunData, RunInfo, RunStatus, RunTag, ViewType,
 };
 use crate::error::{Error, Result};
-use crate::query::{CompiledSearch, Filter, Identifier, OrderBy};
+use crate::query::{Filter, Identifier, OrderBy};
 
 const RUN_COLUMNS: &str = "r.run_id, r.experiment_id, r.run_name, r.user_id, r.status, \
      r.start_time, r.end_time, r.lifecycle_stage, r.artifact_uri";
@@ -327,7 +328,7 @@ pub(super) fn search_experiments(
     search: &SearchExperiments,
     offset: i64,
 ) -> Result<(Vec<Experiment>, Option<String>)> {
-    let (conditions, mut values) = crate::query::compile_experiments(filter);
+    let (conditions, mut values) = super::compile::compile_experiments(filter);
     let mut order_sql: Vec<String> = Vec::new();
     for clause in order {
         let dir = if clause.ascending { "ASC" } else { "DESC" };

@@ -189,7 +189,7 @@ mod tests {
         }
         for bad in ["", "a$b", "é", "/abs", "a/../b", "..", &"k".repeat(251)] {
             assert_eq!(
-                validate_key("metric", bad).map_err(|e| e.error_code()),
+                validate_key("metric", bad).map_err(|e| e.error_code().as_str()),
                 Err("INVALID_PARAMETER_VALUE"),
                 "{bad}"
             );

@@ -29,7 +29,7 @@
 //! | `params` | `experiment_name`, `run_id`, `key`, `value` (all strings) |
 //! | `metrics` | `experiment_name`, `run_id`, `key`, `step`, `timestamp`, `value` |
 //! | `epochs` | `experiment_name`, `run_id`, `step`, `key`, `value`, `timestamp`: the latest point of each run, step and key (by timestamp, then value) |
-//! | `analysis` | `experiment_name`, then the columns of [`crate::analysis::analysis_batch`] |
+//! | `analysis` | `experiment_name`, then the columns of [`analysis_batch`] |
 //!
 //! Strings are UTF-8, times `Timestamp(Millisecond, "UTC")`, steps `Int64`, values `Float64`
 //! (NaN and ±inf kept); compression is zstd. Every file is written to a hidden temporary file in
@@ -40,15 +40,11 @@
 //! together.) One experiment that fails to export does not stop the others
 //! ([`ExportReport::failed`]).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
-use arrow::array::{
-    ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray, TimestampMillisecondArray,
-};
-use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+use arrow::array::RecordBatch;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
@@ -60,6 +56,12 @@ use crate::entities::{Experiment, Metric, Run, ViewType};
 use crate::error::{Error, Result};
 use crate::store::{SearchRuns, Store};
 
+mod analysis;
+mod tables;
+
+pub use analysis::analysis_batch;
+use tables::{epochs_batch, metrics_batch, params_batch, runs_batch, with_experiment_name};
+
 /// The runs table (its directory under the export root).
 pub const RUNS: &str = "runs";
 /// The long-form params table.
@@ -69,7 +71,7 @@ pub const METRICS: &str = "metrics";
 /// The tidy per-step table: the latest point per run, step and key.
 pub const EPOCHS: &str = "epochs";
 /// The analysis table, one row per run.
-pub const ANALYSIS: &str = crate::analysis::ANALYSIS_FILE;
+pub const ANALYSIS: &str = "analysis";
 /// Every table of the export, in the order they are written.
 pub const TABLES: [&str; 5] = [RUNS, PARAMS, METRICS, EPOCHS, ANALYSIS];
 /// The Hive partition key of a table's directories (`experiment_id=<id>`).
@@ -291,11 +293,8 @@ pub fn write_experiment(data: &ExperimentData, out_dir: &Path) -> Result<ExportS
     let params = params_batch(data)?;
     let metrics = metrics_batch(data)?;
     let epochs = epochs_batch(data)?;
-    let analysis = with_experiment_name(
-        data,
-        crate::analysis::analysis_batch(&data.runs, &data.history)?,
-        ANALYSIS,
-    )?;
+    let analysis =
+        with_experiment_name(data, analysis_batch(&data.runs, &data.history)?, ANALYSIS)?;
     let mut files = Vec::with_capacity(TABLES.len());
     for (table, batch) in TABLES
         .into_iter()
@@ -327,233 +326,6 @@ pub fn write_experiment(data: &ExperimentData, out_dir: &Path) -> Result<ExportS
         metrics: metrics.num_rows(),
         epochs: epochs.num_rows(),
     })
-}
-
-fn utc_ms() -> DataType {
-    DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into()))
-}
-
-fn strings<'a>(values: impl IntoIterator<Item = &'a str>) -> ArrayRef {
-    Arc::new(StringArray::from_iter_values(values))
-}
-
-fn utc_times(values: impl IntoIterator<Item = i64>) -> ArrayRef {
-    Arc::new(TimestampMillisecondArray::from_iter_values(values).with_timezone("UTC"))
-}
-
-fn batch(columns: Vec<(Field, ArrayRef)>, table: &str) -> Result<RecordBatch> {
-    let (fields, arrays): (Vec<Field>, Vec<ArrayRef>) = columns.into_iter().unzip();
-    RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).map_err(|error| Error::Io {
-        path: PathBuf::from(table),
-        source: std::io::Error::other(error),
-    })
-}
-
-/// The `experiment_name` column, first, of a table of `rows` rows.
-fn experiment_name(data: &ExperimentData, rows: usize) -> (Field, ArrayRef) {
-    (
-        Field::new("experiment_name", DataType::Utf8, false),
-        strings(std::iter::repeat_n(data.experiment.name.as_str(), rows)),
-    )
-}
-
-/// `batch` with the `experiment_name` column in front.
-fn with_experiment_name(
-    data: &ExperimentData,
-    batch: RecordBatch,
-    table: &str,
-) -> Result<RecordBatch> {
-    let mut columns = vec![experiment_name(data, batch.num_rows())];
-    let schema = batch.schema();
-    columns.extend(
-        schema
-            .fields()
-            .iter()
-            .map(|f| f.as_ref().clone())
-            .zip(batch.columns().iter().cloned()),
-    );
-    self::batch(columns, table)
-}
-
-fn runs_batch(data: &ExperimentData) -> Result<RecordBatch> {
-    let runs = &data.runs;
-    let info = |f: fn(&Run) -> &str| strings(runs.iter().map(f));
-    let optional = |f: fn(&Run) -> &str| -> ArrayRef {
-        Arc::new(StringArray::from_iter(
-            runs.iter().map(|r| Some(f(r)).filter(|s| !s.is_empty())),
-        ))
-    };
-    let times = |f: fn(&Run) -> Option<i64>| -> ArrayRef {
-        Arc::new(TimestampMillisecondArray::from_iter(runs.iter().map(f)).with_timezone("UTC"))
-    };
-    let columns = vec![
-        experiment_name(data, runs.len()),
-        (
-            Field::new("run_id", DataType::Utf8, false),
-            info(|r| &r.info.run_id),
-        ),
-        (
-            Field::new("run_name", DataType::Utf8, false),
-            info(|r| &r.info.run_name),
-        ),
-        (
-            Field::new("status", DataType::Utf8, false),
-            info(|r| r.info.status.as_str()),
-        ),
-        (
-            Field::new("user_id", DataType::Utf8, true),
-            optional(|r| &r.info.user_id),
-        ),
-        (
-            Field::new("lifecycle_stage", DataType::Utf8, false),
-            info(|r| &r.info.lifecycle_stage),
-        ),
-        (
-            Field::new("start_time", utc_ms(), true),
-            times(|r| r.info.start_time),
-        ),
-        (
-            Field::new("end_time", utc_ms(), true),
-            times(|r| r.info.end_time),
-        ),
-        (
-            Field::new("artifact_uri", DataType::Utf8, true),
-            optional(|r| &r.info.artifact_uri),
-        ),
-    ];
-    batch(columns, RUNS)
-}
-
-fn params_batch(data: &ExperimentData) -> Result<RecordBatch> {
-    let rows: Vec<(&str, &str, &str)> = data
-        .runs
-        .iter()
-        .flat_map(|r| {
-            r.data
-                .params
-                .iter()
-                .map(move |p| (r.info.run_id.as_str(), p.key.as_str(), p.value.as_str()))
-        })
-        .collect();
-    batch(
-        vec![
-            experiment_name(data, rows.len()),
-            (
-                Field::new("run_id", DataType::Utf8, false),
-                strings(rows.iter().map(|r| r.0)),
-            ),
-            (
-                Field::new("key", DataType::Utf8, false),
-                strings(rows.iter().map(|r| r.1)),
-            ),
-            (
-                Field::new("value", DataType::Utf8, false),
-                strings(rows.iter().map(|r| r.2)),
-            ),
-        ],
-        PARAMS,
-    )
-}
-
-/// Every metric point of the experiment, run by run in `data.runs` order.
-fn points(data: &ExperimentData) -> impl Iterator<Item = (&str, &Metric)> {
-    data.runs.iter().flat_map(|r| {
-        let id = r.info.run_id.as_str();
-        data.history
-            .get(id)
-            .into_iter()
-            .flatten()
-            .map(move |m| (id, m))
-    })
-}
-
-fn metrics_batch(data: &ExperimentData) -> Result<RecordBatch> {
-    let rows: Vec<(&str, &Metric)> = points(data).collect();
-    batch(
-        vec![
-            experiment_name(data, rows.len()),
-            (
-                Field::new("run_id", DataType::Utf8, false),
-                strings(rows.iter().map(|r| r.0)),
-            ),
-            (
-                Field::new("key", DataType::Utf8, false),
-                strings(rows.iter().map(|r| r.1.key.as_str())),
-            ),
-            (
-                Field::new("step", DataType::Int64, false),
-                Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.1.step))) as ArrayRef,
-            ),
-            (
-                Field::new("timestamp", utc_ms(), false),
-                utc_times(rows.iter().map(|r| r.1.timestamp)),
-            ),
-            (
-                Field::new("value", DataType::Float64, false),
-                Arc::new(Float64Array::from_iter_values(
-                    rows.iter().map(|r| r.1.value),
-                )) as ArrayRef,
-            ),
-        ],
-        METRICS,
-    )
-}
-
-fn epochs_batch(data: &ExperimentData) -> Result<RecordBatch> {
-    // (run index, step, key) → (timestamp, value): the latest point wins, ties broken by value.
-    let run_index: HashMap<&str, usize> = data
-        .runs
-        .iter()
-        .enumerate()
-        .map(|(i, r)| (r.info.run_id.as_str(), i))
-        .collect();
-    let mut table: BTreeMap<(usize, i64, &str), (i64, f64)> = BTreeMap::new();
-    for (run_id, m) in points(data) {
-        let cell = table
-            .entry((run_index[run_id], m.step, m.key.as_str()))
-            .or_insert((m.timestamp, m.value));
-        if m.timestamp
-            .cmp(&cell.0)
-            .then(m.value.total_cmp(&cell.1))
-            .is_gt()
-        {
-            *cell = (m.timestamp, m.value);
-        }
-    }
-    batch(
-        vec![
-            experiment_name(data, table.len()),
-            (
-                Field::new("run_id", DataType::Utf8, false),
-                strings(
-                    table
-                        .keys()
-                        .map(|(i, _, _)| data.runs[*i].info.run_id.as_str()),
-                ),
-            ),
-            (
-                Field::new("step", DataType::Int64, false),
-                Arc::new(Int64Array::from_iter_values(
-                    table.keys().map(|(_, step, _)| *step),
-                )) as ArrayRef,
-            ),
-            (
-                Field::new("key", DataType::Utf8, false),
-                strings(table.keys().map(|(_, _, key)| *key)),
-            ),
-            (
-                Field::new("value", DataType::Float64, false),
-                Arc::new(Float64Array::from_iter_values(
-                    table.values().map(|(_, value)| *value),
-                )) as ArrayRef,
-            ),
-            (
-                Field::new("timestamp", utc_ms(), false),
-                utc_times(table.values().map(|(timestamp, _)| *timestamp)),
-            ),
-        ],
-        EPOCHS,
-    )
 }
 
 fn parquet_error(path: &Path) -> impl FnOnce(parquet::errors::ParquetError) -> Error + '_ {

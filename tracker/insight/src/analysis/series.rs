@@ -15,7 +15,7 @@ pub struct Point {
 }
 
 /// What the analysis reads of one run: its metric series and params. No I/O: build one by hand,
-/// from the store ([`super::analyze_stored_run`]) or from any other source.
+/// from the store (the `tracker` crate's `analysis::analyze_stored_run`) or from any other source.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RunRecord {
     /// The run's id (empty for a record built by hand); errors and the analysis carry it.

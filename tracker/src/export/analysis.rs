@@ -1,20 +1,19 @@
 //! The analyses of many runs as one Arrow table: the `analysis` table of the Parquet export
-//! (`DIR/analysis/experiment_id=<id>/part-0.parquet`, see [`crate::export`]).
+//! (`DIR/analysis/experiment_id=<id>/part-0.parquet`). Each run is read into a
+//! [`crate::analysis::RunRecord`] and analysed with the default config.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
-use arrow::datatypes::{DataType, Field, Schema};
+use arrow::datatypes::{DataType, Field};
 
+use crate::analysis::{Analysis, AnalysisConfig, analyze, record_of};
 use crate::entities::{Metric, Run};
-use crate::error::{Error, Result};
+use crate::error::Result;
 
-use super::{AnalysisConfig, analyze, record_of};
-
-/// The export's table of analyses, one row per run: its directory under the export root.
-pub const ANALYSIS_FILE: &str = "analysis";
+use super::ANALYSIS;
+use super::tables::batch;
 
 /// One row per run: `run_id`, `verdict` (null when the run cannot be analysed, with the reason
 /// in `error`), `epochs`, `best_epoch`, `best_metric`, `best_value`, `onset_epoch`,
@@ -31,7 +30,7 @@ pub fn analysis_batch(runs: &[Run], history: &HashMap<String, Vec<Metric>>) -> R
             analyze(&record_of(run, points), &config)
         })
         .collect();
-    let ok = |f: &dyn Fn(&super::Analysis) -> Option<f64>| -> ArrayRef {
+    let ok = |f: &dyn Fn(&Analysis) -> Option<f64>| -> ArrayRef {
         Arc::new(Float64Array::from(
             results
                 .iter()
@@ -39,7 +38,7 @@ pub fn analysis_batch(runs: &[Run], history: &HashMap<String, Vec<Metric>>) -> R
                 .collect::<Vec<_>>(),
         ))
     };
-    let int = |f: &dyn Fn(&super::Analysis) -> Option<i64>| -> ArrayRef {
+    let int = |f: &dyn Fn(&Analysis) -> Option<i64>| -> ArrayRef {
         Arc::new(Int64Array::from(
             results
                 .iter()
@@ -47,7 +46,7 @@ pub fn analysis_batch(runs: &[Run], history: &HashMap<String, Vec<Metric>>) -> R
                 .collect::<Vec<_>>(),
         ))
     };
-    let text = |f: &dyn Fn(&super::Analysis) -> Option<String>| -> ArrayRef {
+    let text = |f: &dyn Fn(&Analysis) -> Option<String>| -> ArrayRef {
         Arc::new(StringArray::from(
             results
                 .iter()
@@ -118,9 +117,5 @@ pub fn analysis_batch(runs: &[Run], history: &HashMap<String, Vec<Metric>>) -> R
             )),
         ),
     ];
-    let (fields, arrays): (Vec<Field>, Vec<ArrayRef>) = columns.into_iter().unzip();
-    RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).map_err(|error| Error::Io {
-        path: PathBuf::from(ANALYSIS_FILE),
-        source: std::io::Error::other(error),
-    })
+    batch(columns, ANALYSIS)
 }

@@ -92,8 +92,10 @@ pub struct Cause {
 
 pub mod keys;
 mod rules;
+mod training;
 
 use rules::*;
+use training::*;
 
 /// What the run's curves say, beyond the verdict, as the cause rules need it.
 #[derive(Debug, Clone, Copy)]

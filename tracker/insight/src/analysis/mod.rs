@@ -8,8 +8,8 @@
 //!        ──► best epoch, onset, Verdict (in standard errors) ──► likely Causes ──► Analysis
 //! ```
 //!
-//! [`analyze`] does no I/O: build a [`RunRecord`] by hand or from any store. The only non-pure
-//! part is [`analyze_stored_run`], which gathers a stored run's series first.
+//! [`analyze`] does no I/O: build a [`RunRecord`] by hand or from any store (the `tracker`
+//! crate's `analyze_stored_run` gathers a stored run's series first).
 //!
 //! - The **gap** per epoch is `val_loss − train_eval_loss` and `train_eval_acc − val_acc`,
 //!   falling back to the running training metrics (`train_loss`, or Keras's `loss`) where a run
@@ -30,7 +30,7 @@
 //!   config key to change and a value to try.
 //!
 //! ```
-//! use tracker::analysis::{analyze, AnalysisConfig, RunRecord};
+//! use insight::analysis::{analyze, AnalysisConfig, RunRecord};
 //!
 //! let mut run = RunRecord::new("demo");
 //! run.push_series("loss", 0, &[1.0, 0.7, 0.5, 0.4, 0.3, 0.22, 0.16, 0.12, 0.09, 0.07]);
@@ -44,10 +44,9 @@
 
 mod causes;
 mod compare;
+mod judge;
 mod noise;
 mod series;
-mod stored;
-mod table;
 mod verdict;
 
 use std::collections::BTreeMap;
@@ -60,8 +59,6 @@ pub use causes::{Cause, CauseKind, RunFacts, keys, likely_causes};
 pub use compare::{CompareInput, ComparedRun, Comparison, compare};
 pub use noise::{Noise, NoiseSource, VAL_ACC_SE, VAL_LOSS_SE, VAL_SIZE_KEYS};
 pub use series::{EpochRow, GapBasis, MetricsUsed, Point, Role, RunRecord};
-pub use stored::{RunSource, analyze_stored_run, record_from_store, record_of};
-pub use table::{ANALYSIS_FILE, analysis_batch};
 pub use verdict::{
     DEFAULT_MIN_EPOCHS, DEFAULT_ONSET_TOLERANCE, DEFAULT_SIGNIFICANCE_SE, DEFAULT_SMOOTHING_EPOCHS,
     DEFAULT_STILL_IMPROVING_PER_EPOCH, DEFAULT_UNSTABLE_RISE_RATIO, MIN_BATCHES_FOR_OSCILLATION,
@@ -264,11 +261,11 @@ pub fn analyze(record: &RunRecord, config: &AnalysisConfig) -> Result<Analysis> 
     let noise = Noise::of(record, &epochs, &val, val_acc.as_deref());
     let (best, best_metric, best_value, best_se) = match (config.monitor, &val_acc, &used.val_acc) {
         (Monitor::ValAcc, Some(acc), Some(name)) => {
-            let i = verdict::argmax(acc);
+            let i = judge::argmax(acc);
             (i, name.clone(), acc[i], noise.val_acc_se)
         }
         _ => {
-            let i = verdict::argmin(&val);
+            let i = judge::argmin(&val);
             let se = record
                 .by_step(noise::VAL_LOSS_SE)
                 .get(&epochs[i])
@@ -301,7 +298,7 @@ pub fn analyze(record: &RunRecord, config: &AnalysisConfig) -> Result<Analysis> 
         _ => None,
     };
     let classes = number(keys::NUM_CLASSES);
-    let curves = verdict::Curves {
+    let curves = judge::Curves {
         epochs: &epochs,
         train_loss: &train,
         stability: (
@@ -316,7 +313,7 @@ pub fn analyze(record: &RunRecord, config: &AnalysisConfig) -> Result<Analysis> 
         best,
         noise: &noise,
     };
-    let thresholds = verdict::Thresholds {
+    let thresholds = judge::Thresholds {
         min_epochs: config.min_epochs,
         smoothing_epochs: config.smoothing_epochs,
         onset_tolerance: config.onset_tolerance,
@@ -324,7 +321,7 @@ pub fn analyze(record: &RunRecord, config: &AnalysisConfig) -> Result<Analysis> 
         still_improving_per_epoch: config.still_improving_per_epoch,
         significance_se: config.significance_se,
     };
-    let verdict = verdict::judge(&curves, &thresholds);
+    let verdict = judge::judge(&curves, &thresholds);
     let causes = likely_causes(
         &verdict,
         &record.params,

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use crate::client::table::{Cell, Table};
+use crate::table::{Cell, Table};
 
 use super::{Analysis, DEFAULT_SIGNIFICANCE_SE};
 

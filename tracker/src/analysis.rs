@@ -1,11 +1,21 @@
-//! The one non-pure part: gathering a stored run's series for [`super::analyze`].
+//! The overfitting analysis, over stored runs.
+//!
+//! The analysis itself is pure and lives in the `insight` crate (no SQLite, no server):
+//! everything of [`insight::analysis`] is re-exported here, so `tracker::analysis::analyze`,
+//! `tracker::analysis::RunRecord` and the rest keep their paths. What this module adds is the
+//! one non-pure step: reading a stored run (from the [`Store`] or through a [`Client`]) into
+//! the [`RunRecord`] the analysis takes.
+//!
+//! ```text
+//! Store / Client ──RunSource──► record_of ──► RunRecord ──► analyze (insight) ──► Analysis
+//! ```
+
+pub use insight::analysis::*;
 
 use crate::client::Client;
 use crate::entities::{Metric, Run};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::store::Store;
-
-use super::{Analysis, AnalysisConfig, RunRecord, analyze};
 
 /// Where stored runs are read from: the store itself, or a [`Client`] (a daemon or an embedded
 /// store).
@@ -61,5 +71,16 @@ pub fn analyze_stored_run(
     run_id: &str,
     config: &AnalysisConfig,
 ) -> Result<Analysis> {
-    analyze(&record_from_store(source, run_id)?, config)
+    Ok(analyze(&record_from_store(source, run_id)?, config)?)
+}
+
+/// An analysis or plot error as the tracker reports it: a bad input is an invalid parameter
+/// (HTTP 400, MLflow's `INVALID_PARAMETER_VALUE`), a file not written an I/O error.
+impl From<insight::Error> for Error {
+    fn from(error: insight::Error) -> Self {
+        match error {
+            insight::Error::Invalid { message } => Error::InvalidParameter { message },
+            insight::Error::Io { path, source } => Error::Io { path, source },
+        }
+    }
 }
