@@ -44,13 +44,6 @@ pub struct TrainerState {
     pub stopped: bool,
 }
 
-fn checkpoint_error(path: &Path, reason: impl std::fmt::Display) -> Error {
-    Error::Checkpoint {
-        path: path.to_path_buf(),
-        reason: reason.to_string(),
-    }
-}
-
 fn temp_path(path: &Path) -> PathBuf {
     let mut name = path
         .file_name()
@@ -84,7 +77,7 @@ pub fn write_atomically(path: &Path, write: impl FnOnce(&Path) -> Result<()>) ->
 /// Saves every variable of `varmap` (weights and batch-norm statistics) to `path`.
 pub fn save_weights(varmap: &VarMap, path: &Path) -> Result<()> {
     write_atomically(path, |tmp| {
-        varmap.save(tmp).map_err(|e| checkpoint_error(tmp, e))
+        varmap.save(tmp).map_err(|e| Error::checkpoint(tmp, e))
     })
 }
 
@@ -92,14 +85,16 @@ pub fn save_weights(varmap: &VarMap, path: &Path) -> Result<()> {
 /// model first). Fails when a variable is missing from the file or has another shape.
 pub fn load_weights(varmap: &mut VarMap, path: &Path) -> Result<()> {
     if !path.is_file() {
-        return Err(checkpoint_error(path, "no such file"));
+        return Err(Error::CheckpointMissing {
+            path: path.to_path_buf(),
+        });
     }
-    varmap.load(path).map_err(|e| checkpoint_error(path, e))
+    varmap.load(path).map_err(|e| Error::checkpoint(path, e))
 }
 
 /// Saves the trainer state as JSON.
 pub fn save_state(state: &TrainerState, path: &Path) -> Result<()> {
-    let json = serde_json::to_vec_pretty(state).map_err(|e| checkpoint_error(path, e))?;
+    let json = serde_json::to_vec_pretty(state).map_err(|e| Error::checkpoint(path, e))?;
     write_atomically(path, |tmp| {
         std::fs::write(tmp, &json).map_err(|source| Error::Artifact {
             path: tmp.to_path_buf(),
@@ -110,8 +105,8 @@ pub fn save_state(state: &TrainerState, path: &Path) -> Result<()> {
 
 /// Reads the trainer state written by [`save_state`].
 pub fn load_state(path: &Path) -> Result<TrainerState> {
-    let bytes = std::fs::read(path).map_err(|e| checkpoint_error(path, e))?;
-    serde_json::from_slice(&bytes).map_err(|e| checkpoint_error(path, e))
+    let bytes = std::fs::read(path).map_err(|e| Error::checkpoint(path, e))?;
+    serde_json::from_slice(&bytes).map_err(|e| Error::checkpoint(path, e))
 }
 
 #[cfg(test)]
@@ -123,7 +118,7 @@ mod tests {
 
     #[test]
     fn save_then_load_gives_the_same_predictions() -> Result<()> {
-        let dir = tempfile::tempdir().map_err(|e| checkpoint_error(Path::new("tempdir"), e))?;
+        let dir = tempfile::tempdir().map_err(|e| Error::checkpoint(Path::new("tempdir"), e))?;
         let input = InputShape {
             channels: 1,
             height: 12,
@@ -154,6 +149,34 @@ mod tests {
         assert!(
             missing.to_string().contains("nope.safetensors"),
             "{missing}"
+        );
+        Ok(())
+    }
+
+    /// A state file that does not parse: the error names the file and keeps the parser's error
+    /// as its source, without repeating its text (a `{:#}` chain prints it once).
+    #[test]
+    fn a_corrupt_state_file_keeps_the_parse_error_as_its_source() -> Result<()> {
+        use std::error::Error as _;
+
+        let dir = tempfile::tempdir().map_err(|e| Error::checkpoint(Path::new("tempdir"), e))?;
+        let path = dir.path().join(LAST_STATE);
+        write_atomically(&path, |tmp| {
+            std::fs::write(tmp, "{ not json").map_err(|e| Error::checkpoint(tmp, e))
+        })?;
+        let err = load_state(&path).unwrap_err();
+        let message = err.to_string();
+        assert!(message.contains("last.state.json"), "{message}");
+        let source = err
+            .source()
+            .ok_or_else(|| Error::checkpoint(&path, format!("no source under `{message}`")))?;
+        assert!(
+            source.downcast_ref::<serde_json::Error>().is_some(),
+            "{source:?}"
+        );
+        assert!(
+            !message.contains(&source.to_string()),
+            "`{message}` repeats its source `{source}`"
         );
         Ok(())
     }

@@ -32,9 +32,9 @@ pub fn parse_device(spec: &str) -> Result<Device> {
 
 #[cfg(feature = "cuda")]
 fn cuda(spec: &str, ordinal: usize) -> Result<Device> {
-    Device::new_cuda(ordinal).map_err(|e| Error::Device {
+    Device::new_cuda(ordinal).map_err(|source| Error::DeviceOpen {
         device: spec.to_string(),
-        reason: format!("no usable CUDA GPU {ordinal}: {e}"),
+        source,
     })
 }
 

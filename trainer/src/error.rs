@@ -62,13 +62,30 @@ pub enum Error {
         /// Why it cannot be used.
         reason: String,
     },
+    /// The device is supported by this build but could not be opened (no such GPU, a driver
+    /// error).
+    #[error("device `{device}`: no usable CUDA GPU")]
+    DeviceOpen {
+        /// The device as requested, e.g. `cuda:1`.
+        device: String,
+        /// What the tensor library said.
+        #[source]
+        source: candle_core::Error,
+    },
     /// A checkpoint or trainer state file could not be written or read.
-    #[error("checkpoint {path}: {reason}")]
+    #[error("checkpoint {path}")]
     Checkpoint {
         /// The checkpoint file.
         path: PathBuf,
-        /// What went wrong.
-        reason: String,
+        /// What went wrong: the tensor library's, the JSON parser's or the I/O error.
+        #[source]
+        source: BoxedSource,
+    },
+    /// A checkpoint file the run needs (to resume, or to restore weights) does not exist.
+    #[error("checkpoint {path}: no such file")]
+    CheckpointMissing {
+        /// The checkpoint file.
+        path: PathBuf,
     },
     /// The reporter (the run's record) refused a call.
     #[error("reporting the run")]
@@ -93,6 +110,19 @@ pub enum Error {
         value: f64,
     },
 }
+
+impl Error {
+    /// A [`Error::Checkpoint`] at `path`, keeping `source` as its source.
+    pub(crate) fn checkpoint(path: &std::path::Path, source: impl Into<BoxedSource>) -> Self {
+        Error::Checkpoint {
+            path: path.to_path_buf(),
+            source: source.into(),
+        }
+    }
+}
+
+/// The source of an error from one of several libraries, kept as it came.
+pub type BoxedSource = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// The trainer's result type.
 pub type Result<T> = std::result::Result<T, Error>;

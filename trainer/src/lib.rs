@@ -25,7 +25,27 @@
 //!   convolution, so forward and backward are gemms plus one pass each.
 //! - [`optim::Optimizer`] (adam, adamw, sgd), [`optim::LrSchedule`], [`optim::cross_entropy`].
 //! - [`early_stopping::EarlyStopping`] (Keras semantics), [`checkpoint`] (safetensors).
-//! - [`fit::fit`]: the loop; [`fit::FitOptions`] (device, artifact directory, interrupt, resume).
+//! - [`fit::prepare`] then [`fit::fit_prepared`] (or [`fit::fit`]): the run, its loop owned by a
+//!   learner; [`fit::FitOptions`] (device, artifact directory, interrupt, resume),
+//!   [`fit::EpochMetrics`] (every per-epoch metric, named once).
+//!
+//! # Layout
+//! In the order data flows through a run:
+//! - [`config`]: the run config, `--set` overrides, the params a run records.
+//! - [`device`]: `cpu`, `cuda` or `cuda:N` as a device.
+//! - [`tensor`]: an Arrow batch from the pipeline as image and label tensors.
+//! - `cpu_kernel`: the custom ops' element types and dispatch from CPU storage to a slice kernel.
+//! - [`conv`]: the convolution as unfold + one matrix product, with its backward.
+//! - [`activation`]: ReLU with a one-pass backward.
+//! - [`pool`]: max pooling with a one-pass backward.
+//! - [`conv_block`]: convolution, bias, ReLU and max pooling as one op on the CPU.
+//! - [`model`]: the CNN from `[model]`, seeded weights, trainable variables.
+//! - [`optim`]: the loss, the optimizers and the learning-rate schedules.
+//! - [`early_stopping`]: when to stop, which epoch is best.
+//! - [`checkpoint`]: weights, optimizer and trainer state on disk.
+//! - [`report`]: the [`report::Reporter`] trait a run is recorded through.
+//! - [`fit`]: prepare, the learner's loop over epochs, the metrics it records.
+//! - [`error`]: the crate's [`Error`] and [`Result`].
 //!
 //! # Example
 //!

@@ -16,14 +16,14 @@ use crate::error::{Error, Result};
 pub struct BatchTensors {
     /// Images, f32 [N, C, H, W].
     pub images: Tensor,
-    /// Class indices, u32 [N].
+    /// Class indices, u32 `[N]`.
     pub labels: Tensor,
     /// N.
     pub len: usize,
 }
 
 /// Converts a pipeline batch into tensors on `device`: images f32 [N, C, H, W] (the shape read
-/// from the schema), labels u32 [N].
+/// from the schema), labels u32 `[N]`.
 ///
 /// Errors name the column: a missing column or shape, another type, or a label outside
 /// `0..classes`.

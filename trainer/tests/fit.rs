@@ -9,7 +9,7 @@ use candle_core::{Device, ModuleT};
 use candle_nn::VarMap;
 use pipeline::{Dataset, Loader, Split};
 use trainer::config::RunConfig;
-use trainer::fit::{FitOptions, NoProgress, fit};
+use trainer::fit::{EpochMetrics, FitOptions, NoProgress, fit};
 use trainer::model::{Cnn, InputShape, trainable_vars};
 use trainer::optim::{Optimizer, correct_count, cross_entropy};
 use trainer::report::{MemoryReporter, ReportError, Reporter, RunStatus};
@@ -38,6 +38,11 @@ fn small_config(extra: &[&str]) -> Result<RunConfig, trainer::Error> {
 }
 
 fn learning_metrics(reporter: &MemoryReporter) -> Vec<(u64, String, f64)> {
+    assert!(
+        TIMING.iter().all(|name| EpochMetrics::NAMES.contains(name)),
+        "{TIMING:?} are not all among {:?}",
+        EpochMetrics::NAMES
+    );
     reporter
         .metrics
         .iter()
@@ -117,18 +122,7 @@ fn a_run_records_every_metric_per_epoch_and_the_test_split() -> TestResult {
     )?;
     assert_eq!(reporter.status, Some(RunStatus::Finished));
     assert_eq!(summary.history.len(), 2);
-    for name in [
-        "train_loss",
-        "train_acc",
-        "train_eval_loss",
-        "train_eval_acc",
-        "val_loss",
-        "val_acc",
-        "lr",
-        "epoch_secs",
-        "images_per_sec",
-        "data_wait_secs",
-    ] {
+    for name in EpochMetrics::NAMES {
         let series = reporter.series(name);
         assert_eq!(
             series.iter().map(|(s, _)| *s).collect::<Vec<_>>(),

@@ -1,187 +1,14 @@
-//! Optimizers (Adam with L2, AdamW, SGD with momentum/Nesterov), learning-rate schedules,
-//! gradient-norm clipping and cross-entropy with label smoothing.
-//!
-//! candle-nn has an `AdamW` and a momentum-less `SGD`, but no Adam-with-L2, no momentum, no
-//! schedules, no clipping and no way to save optimizer state for an exact resume. So the three
-//! update rules are written once here, with PyTorch's semantics, and their state (moments,
-//! momentum buffers, step count) can be saved to and loaded from safetensors.
+//! The three update rules (Adam with L2, AdamW, SGD with momentum/Nesterov) with PyTorch's
+//! semantics, gradient-norm clipping, and the optimizer state saved for an exact resume.
 
 use std::collections::HashMap;
 use std::path::Path;
 
 use candle_core::backprop::GradStore;
-use candle_core::{D, DType, Device, Tensor, Var};
-use serde::{Deserialize, Serialize};
+use candle_core::{DType, Device, Tensor, Var};
 
+use super::config::{OptimConfig, OptimizerKind};
 use crate::error::{Error, Result};
-
-/// Default optimizer.
-pub const DEFAULT_OPTIMIZER: OptimizerKind = OptimizerKind::Adam;
-/// Default (initial) learning rate.
-pub const DEFAULT_LEARNING_RATE: f64 = 1e-3;
-/// Default weight decay (L2 for `adam`/`sgd`, decoupled for `adamw`).
-pub const DEFAULT_WEIGHT_DECAY: f64 = 1e-4;
-/// Default Adam β₁.
-pub const DEFAULT_BETA1: f64 = 0.9;
-/// Default Adam β₂.
-pub const DEFAULT_BETA2: f64 = 0.999;
-/// Default Adam ε.
-pub const DEFAULT_EPS: f64 = 1e-8;
-/// Default SGD momentum.
-pub const DEFAULT_MOMENTUM: f64 = 0.9;
-/// Default epochs between decays of the `step` schedule.
-pub const DEFAULT_STEP_SIZE_EPOCHS: usize = 5;
-/// Default factor the `step` and `plateau` schedules multiply the learning rate by.
-pub const DEFAULT_LR_DECAY_FACTOR: f64 = 0.1;
-/// Default epochs without a lower `val_loss` before `plateau` decays the learning rate.
-pub const DEFAULT_PLATEAU_PATIENCE_EPOCHS: usize = 2;
-
-/// Which update rule.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum OptimizerKind {
-    /// Adam with L2 weight decay added to the gradient (PyTorch `Adam(weight_decay=…)`).
-    Adam,
-    /// Adam with decoupled weight decay (PyTorch `AdamW`).
-    Adamw,
-    /// SGD with optional momentum and Nesterov (PyTorch `SGD`, dampening 0).
-    Sgd,
-}
-
-/// How the learning rate changes from epoch to epoch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ScheduleKind {
-    /// The initial learning rate throughout.
-    Constant,
-    /// Multiplied by `lr_decay_factor` every `step_size_epochs` epochs.
-    Step,
-    /// Cosine annealing from the initial rate to `min_learning_rate` over `train.epochs`.
-    Cosine,
-    /// Multiplied by `lr_decay_factor` after `plateau_patience_epochs` epochs without a lower
-    /// `val_loss` (PyTorch `ReduceLROnPlateau`, mode min).
-    Plateau,
-}
-
-/// Optimizer, schedule, clipping and loss settings.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct OptimConfig {
-    /// `adam`, `adamw` or `sgd`.
-    pub optimizer: OptimizerKind,
-    /// Initial learning rate, > 0.
-    pub learning_rate: f64,
-    /// Weight decay, ≥ 0: L2 added to the gradient for `adam` and `sgd`, decoupled for `adamw`.
-    pub weight_decay: f64,
-    /// Adam β₁ in [0, 1).
-    pub beta1: f64,
-    /// Adam β₂ in [0, 1).
-    pub beta2: f64,
-    /// Adam ε, > 0.
-    pub eps: f64,
-    /// SGD momentum in [0, 1) (0 = plain SGD).
-    pub momentum: f64,
-    /// SGD Nesterov momentum (needs `momentum` > 0).
-    pub nesterov: bool,
-    /// Clip the global gradient L2 norm to this value; 0 = no clipping.
-    pub grad_clip_norm: f64,
-    /// Cross-entropy label smoothing in [0, 1).
-    pub label_smoothing: f64,
-    /// `constant`, `step`, `cosine` or `plateau`.
-    pub schedule: ScheduleKind,
-    /// `step` schedule: epochs between decays, ≥ 1.
-    pub step_size_epochs: usize,
-    /// `step` and `plateau` schedules: the factor in (0, 1) the rate is multiplied by.
-    pub lr_decay_factor: f64,
-    /// `plateau` schedule: epochs without a lower `val_loss` before decaying, ≥ 1.
-    pub plateau_patience_epochs: usize,
-    /// Floor of every schedule (and the end point of `cosine`), ≥ 0.
-    pub min_learning_rate: f64,
-}
-
-impl Default for OptimConfig {
-    fn default() -> Self {
-        Self {
-            optimizer: DEFAULT_OPTIMIZER,
-            learning_rate: DEFAULT_LEARNING_RATE,
-            weight_decay: DEFAULT_WEIGHT_DECAY,
-            beta1: DEFAULT_BETA1,
-            beta2: DEFAULT_BETA2,
-            eps: DEFAULT_EPS,
-            momentum: DEFAULT_MOMENTUM,
-            nesterov: false,
-            grad_clip_norm: 0.0,
-            label_smoothing: 0.0,
-            schedule: ScheduleKind::Constant,
-            step_size_epochs: DEFAULT_STEP_SIZE_EPOCHS,
-            lr_decay_factor: DEFAULT_LR_DECAY_FACTOR,
-            plateau_patience_epochs: DEFAULT_PLATEAU_PATIENCE_EPOCHS,
-            min_learning_rate: 0.0,
-        }
-    }
-}
-
-impl OptimConfig {
-    /// Checks every range documented on the fields.
-    pub fn validate(&self) -> Result<()> {
-        let check = |ok: bool, key: &str, reason: &str| {
-            if ok {
-                Ok(())
-            } else {
-                Err(Error::ConfigValue {
-                    key: format!("optim.{key}"),
-                    reason: reason.to_string(),
-                })
-            }
-        };
-        let unit = |x: f64| (0.0..1.0).contains(&x);
-        check(
-            self.learning_rate > 0.0 && self.learning_rate.is_finite(),
-            "learning_rate",
-            "must be > 0",
-        )?;
-        check(self.weight_decay >= 0.0, "weight_decay", "must be >= 0")?;
-        check(unit(self.beta1), "beta1", "must be in [0, 1)")?;
-        check(unit(self.beta2), "beta2", "must be in [0, 1)")?;
-        check(self.eps > 0.0, "eps", "must be > 0")?;
-        check(unit(self.momentum), "momentum", "must be in [0, 1)")?;
-        check(
-            !self.nesterov || self.momentum > 0.0,
-            "nesterov",
-            "needs optim.momentum > 0",
-        )?;
-        check(
-            self.grad_clip_norm >= 0.0,
-            "grad_clip_norm",
-            "must be >= 0 (0 = off)",
-        )?;
-        check(
-            unit(self.label_smoothing),
-            "label_smoothing",
-            "must be in [0, 1)",
-        )?;
-        check(
-            self.step_size_epochs >= 1,
-            "step_size_epochs",
-            "must be >= 1",
-        )?;
-        check(
-            self.lr_decay_factor > 0.0 && self.lr_decay_factor < 1.0,
-            "lr_decay_factor",
-            "must be in (0, 1)",
-        )?;
-        check(
-            self.plateau_patience_epochs >= 1,
-            "plateau_patience_epochs",
-            "must be >= 1",
-        )?;
-        check(
-            self.min_learning_rate >= 0.0 && self.min_learning_rate <= self.learning_rate,
-            "min_learning_rate",
-            "must be in [0, optim.learning_rate]",
-        )
-    }
-}
 
 /// One of the three update rules over a fixed, ordered list of variables.
 pub struct Optimizer {
@@ -339,10 +166,7 @@ impl Optimizer {
                 tensors.insert(format!("{name}.second"), v.clone());
             }
         }
-        candle_core::safetensors::save(&tensors, path).map_err(|e| Error::Checkpoint {
-            path: path.to_path_buf(),
-            reason: e.to_string(),
-        })
+        candle_core::safetensors::save(&tensors, path).map_err(|e| Error::checkpoint(path, e))
     }
 
     /// Loads what [`Optimizer::save_state`] wrote and sets the step count and learning rate, so
@@ -355,10 +179,7 @@ impl Optimizer {
         device: &Device,
     ) -> Result<()> {
         let mut tensors =
-            candle_core::safetensors::load(path, device).map_err(|e| Error::Checkpoint {
-                path: path.to_path_buf(),
-                reason: e.to_string(),
-            })?;
+            candle_core::safetensors::load(path, device).map_err(|e| Error::checkpoint(path, e))?;
         for (i, (name, _)) in self.vars.iter().enumerate() {
             self.first[i] = tensors.remove(&format!("{name}.first"));
             self.second[i] = tensors.remove(&format!("{name}.second"));
@@ -393,117 +214,6 @@ pub fn clip_grad_norm(grads: &mut GradStore, vars: &[(String, Var)], max_norm: f
         }
     }
     Ok(norm)
-}
-
-/// Mean cross-entropy of `logits` [N, K] against `targets` [N] (u32), with label smoothing
-/// `smoothing` (PyTorch `CrossEntropyLoss(label_smoothing=…)`: the target is
-/// (1−ε)·one-hot + ε/K).
-pub fn cross_entropy(logits: &Tensor, targets: &Tensor, smoothing: f64) -> Result<Tensor> {
-    let log_p = candle_nn::ops::log_softmax(logits, D::Minus1)?;
-    let nll = log_p
-        .gather(&targets.unsqueeze(1)?, 1)?
-        .squeeze(1)?
-        .mean_all()?
-        .neg()?;
-    if smoothing == 0.0 {
-        return Ok(nll);
-    }
-    let uniform = log_p.mean(D::Minus1)?.mean_all()?.neg()?;
-    Ok((nll.affine(1.0 - smoothing, 0.0)? + uniform.affine(smoothing, 0.0)?)?)
-}
-
-/// The cross-entropy of each row of `logits` against its target (no smoothing), on the host:
-/// evaluation keeps them to know the spread of the loss, not only its mean.
-pub fn per_sample_nll(logits: &Tensor, targets: &Tensor) -> Result<Vec<f32>> {
-    let log_p = candle_nn::ops::log_softmax(logits, D::Minus1)?;
-    let nll = log_p.gather(&targets.unsqueeze(1)?, 1)?.squeeze(1)?.neg()?;
-    Ok(nll.to_dtype(DType::F32)?.to_vec1::<f32>()?)
-}
-
-/// Number of rows of `logits` whose argmax equals the target.
-pub fn correct_count(logits: &Tensor, targets: &Tensor) -> Result<usize> {
-    let hits = logits
-        .argmax(D::Minus1)?
-        .eq(targets)?
-        .to_dtype(DType::F32)?
-        .sum_all()?
-        .to_scalar::<f32>()?;
-    Ok(hits as usize)
-}
-
-/// The learning-rate schedule's state: what changes from epoch to epoch.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LrSchedule {
-    kind: ScheduleKind,
-    initial: f64,
-    min: f64,
-    factor: f64,
-    step_size_epochs: usize,
-    patience_epochs: usize,
-    total_epochs: usize,
-    /// The `plateau` schedule's current rate.
-    plateau_lr: f64,
-    /// The `plateau` schedule's best `val_loss` so far.
-    plateau_best: Option<f64>,
-    /// Epochs since `plateau_best` improved.
-    plateau_wait: usize,
-}
-
-impl LrSchedule {
-    /// The schedule of `config` over `total_epochs` epochs.
-    pub fn new(config: &OptimConfig, total_epochs: usize) -> Self {
-        Self {
-            kind: config.schedule,
-            initial: config.learning_rate,
-            min: config.min_learning_rate,
-            factor: config.lr_decay_factor,
-            step_size_epochs: config.step_size_epochs.max(1),
-            patience_epochs: config.plateau_patience_epochs.max(1),
-            total_epochs: total_epochs.max(1),
-            plateau_lr: config.learning_rate,
-            plateau_best: None,
-            plateau_wait: 0,
-        }
-    }
-
-    /// The learning rate of epoch `epoch` (1-based).
-    pub fn learning_rate(&self, epoch: usize) -> f64 {
-        let e = epoch.saturating_sub(1);
-        let lr = match self.kind {
-            ScheduleKind::Constant => self.initial,
-            ScheduleKind::Step => {
-                self.initial * self.factor.powi((e / self.step_size_epochs) as i32)
-            }
-            ScheduleKind::Cosine => {
-                let progress = e as f64 / self.total_epochs as f64;
-                self.min
-                    + (self.initial - self.min) * (1.0 + (std::f64::consts::PI * progress).cos())
-                        / 2.0
-            }
-            ScheduleKind::Plateau => self.plateau_lr,
-        };
-        lr.max(self.min)
-    }
-
-    /// Feeds the epoch's `val_loss` to the `plateau` schedule (other schedules ignore it).
-    pub fn observe(&mut self, val_loss: f64) {
-        if self.kind != ScheduleKind::Plateau {
-            return;
-        }
-        match self.plateau_best {
-            Some(best) if val_loss >= best => {
-                self.plateau_wait += 1;
-                if self.plateau_wait >= self.patience_epochs {
-                    self.plateau_lr = (self.plateau_lr * self.factor).max(self.min);
-                    self.plateau_wait = 0;
-                }
-            }
-            _ => {
-                self.plateau_best = Some(val_loss);
-                self.plateau_wait = 0;
-            }
-        }
-    }
 }
 
 #[cfg(test)]
@@ -693,59 +403,5 @@ mod tests {
             b.as_tensor().to_vec1::<f32>()?
         );
         Ok(())
-    }
-
-    #[test]
-    fn label_smoothing_matches_the_formula() -> Result<()> {
-        let logits = Tensor::from_slice(&[2.0f32, 0.0, -1.0], (1, 3), &Device::Cpu)?;
-        let target = Tensor::from_slice(&[0u32], 1, &Device::Cpu)?;
-        let lse = (2.0f64.exp() + 1.0 + (-1.0f64).exp()).ln();
-        let log_p = [2.0 - lse, -lse, -1.0 - lse];
-        let want = 0.9 * -log_p[0] + 0.1 * -(log_p.iter().sum::<f64>() / 3.0);
-        let got = cross_entropy(&logits, &target, 0.1)?.to_scalar::<f32>()?;
-        assert!((got as f64 - want).abs() < 1e-6, "{got} vs {want}");
-        let plain = cross_entropy(&logits, &target, 0.0)?.to_scalar::<f32>()?;
-        assert!((plain as f64 + log_p[0]).abs() < 1e-6);
-        assert_eq!(correct_count(&logits, &target)?, 1);
-        Ok(())
-    }
-
-    #[test]
-    fn schedules_follow_their_formulas() {
-        let base = OptimConfig {
-            learning_rate: 0.1,
-            ..OptimConfig::default()
-        };
-        let step = LrSchedule::new(
-            &OptimConfig {
-                schedule: ScheduleKind::Step,
-                step_size_epochs: 2,
-                ..base.clone()
-            },
-            10,
-        );
-        let lrs: Vec<f64> = (1..=5).map(|e| step.learning_rate(e)).collect();
-        assert_eq!(lrs, vec![0.1, 0.1, 0.1 * 0.1, 0.1 * 0.1, 0.1 * 0.1 * 0.1]);
-        let cosine = LrSchedule::new(
-            &OptimConfig {
-                schedule: ScheduleKind::Cosine,
-                ..base.clone()
-            },
-            4,
-        );
-        assert!((cosine.learning_rate(1) - 0.1).abs() < 1e-12);
-        assert!((cosine.learning_rate(3) - 0.05).abs() < 1e-12);
-        let mut plateau = LrSchedule::new(
-            &OptimConfig {
-                schedule: ScheduleKind::Plateau,
-                plateau_patience_epochs: 2,
-                ..base
-            },
-            10,
-        );
-        for loss in [1.0, 0.9, 0.95, 0.91] {
-            plateau.observe(loss);
-        }
-        assert!((plateau.learning_rate(5) - 0.01).abs() < 1e-12);
     }
 }
