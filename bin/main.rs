@@ -1,21 +1,34 @@
 //! `track`: the gapwatch command line.
 //!
 //! Thin by design: every subcommand parses its flags, calls into the `pipeline`, `trainer` and
-//! `tracker` crates, and prints. Exit status: 0 ok, 1 nothing found, 2 error.
+//! `tracker` crates, and prints. Exit status: 0 ok, 1 nothing found, 2 error, 130 Ctrl-C.
+//!
+//! # Layout
+//! - `main`: the command line (global flags, one subcommand), logging, exit status.
+//! - [`common::global`]: the global flags, the tracking URI and the one way to open a client.
+//! - [`common::data`]: the data and pipeline config of `pipeline` and `stats`.
+//! - [`common::reporter`]: the trainer's reporter over the tracking client.
+//! - [`common::progress`]: progress bars.
+//! - [`common::training`]: training one recorded run (`train`, `sweep`, `demo`).
+//! - [`common::analysis`]: runs read back and analysed, the comparison of several.
+//! - [`common::render`]: analyses and comparisons as text.
+//! - [`common::output`]: the `--format table|csv|json` flag and printing in each format.
+//! - [`cmd`]: one leaf module per subcommand, in the flow data → training → tracking →
+//!   analysis: `pipeline`, `stats`, `train`, `daemon`, `query`, `show`, `runs`,
+//!   `experiments`, `export`, `analyze`, `compare`, `plot`, `sweep`, `demo`.
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use crate::common::GlobalArgs;
+
+mod cache_dir;
 mod cmd;
-mod progress;
-mod reporter;
+mod common;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-/// Where runs are recorded when neither a flag nor an environment variable says otherwise.
-pub const DEFAULT_TRACKING_URI: &str = "gapwatch.db";
 
 /// Train image classifiers and find out, with evidence, whether and why they overfit.
 #[derive(Debug, Parser)]
@@ -25,36 +38,6 @@ struct Cli {
     global: GlobalArgs,
     #[command(subcommand)]
     command: Command,
-}
-
-/// Flags every subcommand accepts.
-#[derive(Debug, Clone, clap::Args)]
-pub struct GlobalArgs {
-    /// Where runs are recorded: `http://host:port` (a `track daemon`), a file path or
-    /// `sqlite:PATH` (the store, embedded). Falls back to `MLFLOW_TRACKING_URI`, then
-    /// `gapwatch.db` in the working directory.
-    #[arg(long, global = true, env = "TRACK_TRACKING_URI")]
-    pub tracking_uri: Option<String>,
-    /// No progress bars and no informational output on stderr.
-    #[arg(long, short, global = true)]
-    pub quiet: bool,
-    /// Log filter (tracing `EnvFilter` syntax), e.g. `info` or `pipeline=debug`.
-    #[arg(long, global = true, env = "TRACK_LOG", default_value = "warn")]
-    pub log: String,
-}
-
-impl GlobalArgs {
-    /// The tracking URI: `--tracking-uri`, `TRACK_TRACKING_URI`, `MLFLOW_TRACKING_URI`, default.
-    pub fn tracking_uri(&self) -> String {
-        self.tracking_uri
-            .clone()
-            .or_else(|| {
-                std::env::var("MLFLOW_TRACKING_URI")
-                    .ok()
-                    .filter(|s| !s.is_empty())
-            })
-            .unwrap_or_else(|| DEFAULT_TRACKING_URI.to_string())
-    }
 }
 
 #[derive(Debug, Subcommand)]

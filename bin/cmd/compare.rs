@@ -1,18 +1,16 @@
 //! `track compare`: the params that differ between runs, side by side with their outcomes.
 
-use std::collections::BTreeMap;
-use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use tracker::analysis::{self, Analysis, CompareInput, Comparison};
+use tracker::analysis::{self, Analysis};
 use tracker::client::Client;
-use tracker::client::table::Format;
 use tracker::entities::Run;
 use tracker::store::SearchRuns;
 
-use super::analyze::{MetricArgs, display_name, load};
-use crate::GlobalArgs;
+use crate::common::analysis::{MetricArgs, comparison, load};
+use crate::common::render::print_comparison;
+use crate::common::{GlobalArgs, OutputArgs};
 
 /// Flags of `track compare`.
 #[derive(Debug, clap::Args)]
@@ -23,9 +21,10 @@ pub struct CompareArgs {
     /// Compare every run of this experiment instead.
     #[arg(long, short = 'e')]
     pub experiment: Option<String>,
-    /// Print the comparison as JSON.
-    #[arg(long)]
-    pub json: bool,
+    // `--format`/`--json`: `table` prints the comparison as text, `json` the comparison, `csv`
+    // its ranking table.
+    #[command(flatten)]
+    pub output: OutputArgs,
     #[command(flatten)]
     pub metrics: MetricArgs,
 }
@@ -33,7 +32,7 @@ pub struct CompareArgs {
 /// Runs `track compare`.
 pub fn run(args: CompareArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let config = args.metrics.config()?;
-    let client = Client::open(&global.tracking_uri())?;
+    let client = global.open_client()?;
     let loaded = match &args.experiment {
         Some(name) => experiment_runs(&client, name, &config)?,
         None => args
@@ -47,13 +46,12 @@ pub fn run(args: CompareArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(1));
     }
     let comparison = comparison(&loaded);
-    let mut out = std::io::stdout().lock();
-    if args.json {
-        serde_json::to_writer_pretty(&mut out, &comparison)?;
-        writeln!(out)?;
-    } else {
-        print_comparison(&mut out, &comparison)?;
-    }
+    args.output.print(
+        &comparison,
+        false,
+        || comparison.table(),
+        |mut out| print_comparison(&mut out, &comparison),
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -79,46 +77,4 @@ fn experiment_runs(
         }
     }
     Ok(loaded)
-}
-
-/// The comparison of loaded runs.
-pub fn comparison(loaded: &[(Run, Analysis)]) -> Comparison {
-    let names: Vec<String> = loaded.iter().map(|(run, _)| display_name(run)).collect();
-    let params: Vec<BTreeMap<String, String>> = loaded
-        .iter()
-        .map(|(run, _)| {
-            run.data
-                .params
-                .iter()
-                .map(|p| (p.key.clone(), p.value.clone()))
-                .collect()
-        })
-        .collect();
-    let inputs: Vec<CompareInput<'_>> = loaded
-        .iter()
-        .zip(&names)
-        .zip(&params)
-        .map(|(((_, analysis), name), params)| CompareInput {
-            name,
-            params,
-            analysis,
-        })
-        .collect();
-    analysis::compare(&inputs)
-}
-
-/// Writes a comparison for people.
-pub fn print_comparison(out: &mut impl Write, comparison: &Comparison) -> anyhow::Result<()> {
-    if comparison.differing.is_empty() {
-        writeln!(out, "params: the runs share every param")?;
-    } else {
-        writeln!(
-            out,
-            "params that differ: {}",
-            comparison.differing.join(", ")
-        )?;
-    }
-    writeln!(out, "best outcome first ({}):", comparison.ranking)?;
-    comparison.table().write(Format::Table, out)?;
-    Ok(())
 }

@@ -8,7 +8,7 @@ use anyhow::Context;
 use tracker::api::{self, DaemonConfig};
 use tracker::store::{ArtifactUris, Store, StoreOptions};
 
-use crate::GlobalArgs;
+use crate::common::{DEFAULT_TRACKING_URI, GlobalArgs};
 
 /// Flags of `track daemon`.
 #[derive(Debug, clap::Args)]
@@ -56,7 +56,7 @@ fn database(args: &DaemonArgs, global: &GlobalArgs) -> anyhow::Result<PathBuf> {
         return Ok(db.clone());
     }
     match global.tracking_uri.as_deref().map(str::trim) {
-        None | Some("") => Ok(PathBuf::from(crate::DEFAULT_TRACKING_URI)),
+        None | Some("") => Ok(PathBuf::from(DEFAULT_TRACKING_URI)),
         Some(uri) if uri.starts_with("http://") || uri.starts_with("https://") => {
             anyhow::bail!(
                 "--tracking-uri {uri} names a daemon, not a database to serve: give the \

@@ -7,17 +7,15 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use anyhow::Context;
 use tracker::analysis::{Analysis, AnalysisConfig, DEFAULT_SIGNIFICANCE_SE};
-use tracker::client::Client;
 use tracker::plot::{PlotRun, PlotSize, plot_runs};
 use trainer::config::RunConfig;
-
-use super::analyze::{display_name, load, print_analysis};
-use super::compare::{comparison, print_comparison};
-use super::train::{TrainOptions, train_new_run};
-use crate::GlobalArgs;
 use trainer::report::RunStatus;
+
+use crate::common::GlobalArgs;
+use crate::common::analysis::{comparison, display_name, load};
+use crate::common::render::{print_analysis, print_comparison};
+use crate::common::training::{EXIT_KILLED, TrainOptions, size_set, train_new_run};
 
 /// Training images per run (a stratified subset of the bundled 10,000): few enough that the
 /// reference CNN's baseline overfits within a few epochs, and that both runs train in minutes on
@@ -95,7 +93,7 @@ fn demo_config(args: &DemoArgs, own: &[&str]) -> anyhow::Result<RunConfig> {
     }
     sets.extend(COMMON_SETS.iter().chain(own).map(|s| s.to_string()));
     sets.extend(args.sets.iter().cloned());
-    sets.extend(super::train::size_set(args.size));
+    sets.extend(size_set(args.size));
     Ok(RunConfig::load(None, &sets)?)
 }
 
@@ -165,7 +163,7 @@ pub fn run(args: DemoArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         ("regularized", demo_config(&args, &REGULARIZED_SETS)?),
     ];
     let uri = global.tracking_uri();
-    let client = Client::open(&uri).with_context(|| format!("tracking URI {uri}"))?;
+    let client = global.open_client()?;
     let options = TrainOptions {
         device: args.device.clone(),
         quiet: global.quiet,
@@ -187,7 +185,7 @@ pub fn run(args: DemoArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         if summary.status == RunStatus::Killed {
             // Ctrl-C: the run in progress is recorded KILLED; no further run starts.
             eprintln!("demo interrupted: run {name} recorded KILLED");
-            return Ok(ExitCode::from(super::train::EXIT_KILLED));
+            return Ok(ExitCode::from(EXIT_KILLED));
         }
         run_ids.push(run_id);
     }

@@ -4,11 +4,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-
+use tracker::client::table::{Cell, Format};
 use tracker::entities::ViewType;
+use tracker::export::ExportSummary;
 
-use super::query::{experiment_ids_in, open_client};
-use crate::GlobalArgs;
+use crate::common::output::table;
+use crate::common::{GlobalArgs, OutputArgs, experiment_ids_in};
 
 /// Flags of `track export`.
 #[derive(Debug, clap::Args)]
@@ -25,15 +26,16 @@ pub struct ExportArgs {
     /// `{runs,params,metrics,epochs,analysis}/experiment_id=<id>/part-0.parquet`.
     #[arg(long)]
     pub out: PathBuf,
-    /// Print a JSON summary per experiment instead of a line of text.
-    #[arg(long)]
-    pub json: bool,
+    // `--format`/`--json`: `table` prints a line of text per experiment, `json` one JSON
+    // summary per line, `csv` one row per experiment.
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 /// Runs `track export`: 0 when every experiment was exported, 1 when there was none, 2 when
 /// one or more failed (each named on stderr; the others are exported all the same).
 pub fn run(args: ExportArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
-    let client = open_client(global)?;
+    let client = global.open_client()?;
     let view = if args.include_deleted {
         ViewType::All
     } else {
@@ -47,10 +49,15 @@ pub fn run(args: ExportArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     )?;
     let report = tracker::export::export_with_client(&client, Some(&ids), &args.out, view)
         .with_context(|| format!("exporting to {}", args.out.display()))?;
+    let format = args.output.format();
+    if format == Format::Csv {
+        let mut out = std::io::stdout().lock();
+        summaries_table(&report.exported).write(Format::Csv, &mut out)?;
+    }
     for summary in &report.exported {
-        if args.json {
+        if format == Format::Json {
             println!("{}", serde_json::to_string(summary)?);
-        } else if !global.quiet {
+        } else if format == Format::Table && !global.quiet {
             println!(
                 "{}: {} runs, {} params, {} metric points, {} epoch rows -> {}",
                 summary.experiment_name,
@@ -84,4 +91,29 @@ pub fn run(args: ExportArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// One row per exported experiment: its id, name and row counts.
+fn summaries_table(exported: &[ExportSummary]) -> tracker::client::table::Table {
+    let count = |n: usize| Cell::Int(i64::try_from(n).unwrap_or(i64::MAX));
+    table(
+        [
+            "experiment_id",
+            "experiment_name",
+            "runs",
+            "params",
+            "metrics",
+            "epochs",
+        ],
+        exported.iter().map(|s| {
+            [
+                Cell::Text(s.experiment_id.clone()),
+                Cell::Text(s.experiment_name.clone()),
+                count(s.runs),
+                count(s.params),
+                count(s.metrics),
+                count(s.epochs),
+            ]
+        }),
+    )
 }

@@ -1,4 +1,5 @@
-//! One module per subcommand, each with its clap `Args` and a `run` function.
+//! One module per subcommand, each with its clap `Args` and a `run` function: a leaf over
+//! [`crate::common`], importing no other subcommand.
 
 pub mod analyze;
 pub mod compare;

@@ -1,89 +1,23 @@
 //! `track pipeline`: run only the data pipeline and report throughput, bottleneck, skips and a
-//! digest of every batch byte (equal digests = identical batches).
+//! digest of every batch byte (equal digests = identical batches). Its config is a run config
+//! (`--config`, `--set`), the other flags shorthands applied after it.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Context;
 use pipeline::batch::BatchDigest;
-use pipeline::config::{Augment, Normalize, OnError, PipelineConfig, parse_transform_list};
+use pipeline::config::{Augment, Normalize, PipelineConfig, parse_transform_list};
 use pipeline::{Dataset, Loader, Mode, PipelineReport, Split};
 use serde::Serialize;
+use tracker::client::table::{Cell, Format, Table};
 
-use crate::GlobalArgs;
-
-/// The bundled data set, relative to the working directory.
-const BUNDLED_DATA: &str = "data/fashion-mnist-mini";
-/// The bundled data set in the source tree this binary was built from.
-const BUNDLED_DATA_BUILT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/data/fashion-mnist-mini");
-
-/// Flags shared by `track pipeline` and `track stats`: which data and config.
-#[derive(Debug, Clone, clap::Args)]
-pub struct DataArgs {
-    /// Data set: an IDX folder, an ImageFolder root (or a flat folder of images), or a CSV/TSV
-    /// manifest (`path,label`). Default: `[data] path` of --config, else the bundled
-    /// Fashion-MNIST subset.
-    #[arg(long, value_name = "PATH")]
-    pub data: Option<PathBuf>,
-    /// A run config (TOML); only its `[data]`, `[transforms]`, `[loader]` tables and `seed` are read.
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
-    /// Use at most N samples of each split (a seeded subset).
-    #[arg(long, value_name = "N")]
-    pub limit: Option<usize>,
-    /// What to do with an unreadable or undecodable sample: skip (count and log it) or fail.
-    #[arg(long, value_name = "skip|fail")]
-    pub on_error: Option<OnError>,
-    /// Worker threads per stage (decode and augment); default: the machine's cores.
-    #[arg(long, value_name = "N")]
-    pub workers: Option<usize>,
-    /// No validation split: the training split holds every sample (to measure a whole folder).
-    #[arg(long)]
-    pub no_val: bool,
-}
-
-impl DataArgs {
-    /// The pipeline config: --config (or defaults), then the flags, with the data path resolved.
-    pub fn resolve(&self) -> anyhow::Result<PipelineConfig> {
-        let mut config = match &self.config {
-            Some(path) => PipelineConfig::load(path)?,
-            None => PipelineConfig::default(),
-        };
-        match &self.data {
-            Some(path) => config.data.path = path.clone(),
-            None if config.data.path == Path::new(pipeline::config::DEFAULT_DATA_PATH) => {
-                config.data.path = bundled_data()?;
-            }
-            None => {}
-        }
-        if let Some(limit) = self.limit {
-            config.data.limit = Some(limit);
-        }
-        if let Some(policy) = self.on_error {
-            config.data.on_error = policy;
-        }
-        if self.no_val {
-            config.data.val_source = pipeline::config::ValSource::None;
-        }
-        if let Some(workers) = self.workers {
-            config.loader.decode_workers = workers;
-            config.loader.augment_workers = workers;
-        }
-        Ok(config)
-    }
-}
-
-/// `data/fashion-mnist-mini` under the working directory, else in the source tree.
-pub fn bundled_data() -> anyhow::Result<PathBuf> {
-    [PathBuf::from(BUNDLED_DATA), PathBuf::from(BUNDLED_DATA_BUILT)]
-        .into_iter()
-        .find(|p| p.is_dir())
-        .with_context(|| {
-            format!("no bundled data: neither ./{BUNDLED_DATA} nor {BUNDLED_DATA_BUILT} exists; pass --data PATH")
-        })
-}
+use crate::common::data::DataArgs;
+use crate::common::output::table;
+use crate::common::progress;
+use crate::common::{GlobalArgs, OutputArgs};
 
 /// Flags of `track pipeline`.
 #[derive(Debug, clap::Args)]
@@ -122,9 +56,10 @@ pub struct PipelineArgs {
     /// Decoded-image cache budget in MiB (0: no cache).
     #[arg(long)]
     cache_mb: Option<u64>,
-    /// Print one JSON object instead of the table.
-    #[arg(long)]
-    json: bool,
+    // `--format`/`--json`: `table` prints the report as text, `json` one JSON object (one
+    // line), `csv` the stage table.
+    #[command(flatten)]
+    output: OutputArgs,
     /// Write a PNG grid of the first batch's (denormalized) images.
     #[arg(long, value_name = "FILE.png")]
     preview: Option<PathBuf>,
@@ -217,9 +152,9 @@ pub fn run(args: PipelineArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> 
             dataset.path().display()
         );
     }
-    let bar = crate::progress::bar(
+    let bar = progress::bar(
         loader.batches_per_epoch() as u64 * args.epochs,
-        global.quiet || args.json,
+        global.quiet || args.output.format() != Format::Table,
     );
     bar.set_prefix("pipeline");
     let mut digest = BatchDigest::new();
@@ -254,11 +189,15 @@ pub fn run(args: PipelineArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> 
         digest.finish(),
         start.elapsed().as_secs_f64(),
     );
-    if args.json {
-        println!("{}", serde_json::to_string(&summary)?);
-    } else {
-        print_table(&summary);
-    }
+    args.output.print(
+        &summary,
+        true,
+        || stage_table(&summary),
+        |_| {
+            print_table(&summary);
+            Ok(())
+        },
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -312,6 +251,35 @@ fn summarize(
             })
             .collect(),
     }
+}
+
+/// One row per stage: workers, items, throughput, busy and blocked time, utilization.
+fn stage_table(s: &Summary) -> Table {
+    let count = |n: u64| Cell::Int(i64::try_from(n).unwrap_or(i64::MAX));
+    table(
+        [
+            "stage",
+            "workers",
+            "items",
+            "images_per_sec",
+            "busy_secs",
+            "blocked_in_secs",
+            "blocked_out_secs",
+            "utilization",
+        ],
+        s.stages.iter().map(|st| {
+            [
+                Cell::Text(st.name.clone()),
+                count(st.workers as u64),
+                count(st.items),
+                Cell::Float(st.images_per_sec),
+                Cell::Float(st.busy_secs),
+                Cell::Float(st.blocked_in_secs),
+                Cell::Float(st.blocked_out_secs),
+                Cell::Float(st.utilization),
+            ]
+        }),
+    )
 }
 
 fn print_table(s: &Summary) {

@@ -3,11 +3,10 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use tracker::client::Client;
 use tracker::plot::{PlotRun, PlotSize, plot_runs};
 
-use super::analyze::{MetricArgs, display_name, load};
-use crate::GlobalArgs;
+use crate::common::GlobalArgs;
+use crate::common::analysis::{MetricArgs, display_name, load};
 
 /// Flags of `track plot`.
 #[derive(Debug, clap::Args)]
@@ -31,7 +30,7 @@ pub struct PlotArgs {
 /// Runs `track plot`.
 pub fn run(args: PlotArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let config = args.metrics.config()?;
-    let client = Client::open(&global.tracking_uri())?;
+    let client = global.open_client()?;
     let loaded = args
         .runs
         .iter()

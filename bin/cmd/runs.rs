@@ -2,11 +2,11 @@
 
 use std::process::ExitCode;
 
-use tracker::client::table::{self, Format};
+use tracker::client::table;
 use tracker::store::SearchRuns;
 
-use super::query::{experiment_ids, open_client, print_table};
-use crate::GlobalArgs;
+use crate::common::output::print_table;
+use crate::common::{GlobalArgs, OutputArgs, experiment_ids};
 
 /// Flags of `track runs`.
 #[derive(Debug, clap::Args)]
@@ -17,9 +17,8 @@ pub struct RunsArgs {
     /// How many runs to show.
     #[arg(long, short = 'n', default_value_t = 20)]
     pub limit: usize,
-    /// Output format.
-    #[arg(long, default_value = "table")]
-    pub format: Format,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 /// The columns `track runs` shows.
@@ -34,12 +33,12 @@ const COLUMNS: [&str; 6] = [
 
 /// Runs `track runs`.
 pub fn run(args: RunsArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
-    let client = open_client(global)?;
+    let client = global.open_client()?;
     let search = SearchRuns {
         experiment_ids: experiment_ids(&client, &args.experiment)?,
         ..SearchRuns::default()
     };
     let runs = client.search_all_runs(&search, Some(args.limit))?;
     let columns: Vec<String> = COLUMNS.iter().map(|c| c.to_string()).collect();
-    print_table(&table::runs_table(&runs, &columns), args.format)
+    print_table(&table::runs_table(&runs, &columns), args.output.format())
 }

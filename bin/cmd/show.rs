@@ -4,34 +4,25 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use tracker::client::table::{self, Cell, Format, Table};
+use tracker::client::table::{self, Format, Table};
 
-use super::query::open_client;
-use crate::GlobalArgs;
+use crate::common::output::key_values;
+use crate::common::{GlobalArgs, OutputArgs};
 
 /// Flags of `track show`.
 #[derive(Debug, clap::Args)]
 pub struct ShowArgs {
     /// The run: its id, or its name when only one run has it.
     pub run: String,
-    /// Output format: `table` prints sections; `json` one object with `info`, `params`,
-    /// `tags` and `epochs`; `csv` only the per-epoch metric table.
-    #[arg(long, default_value = "table")]
-    pub format: Format,
-}
-
-fn key_values<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> Table {
-    Table {
-        columns: vec!["key".into(), "value".into()],
-        rows: pairs
-            .map(|(k, v)| vec![Cell::Text(k.into()), Cell::Text(v.into())])
-            .collect(),
-    }
+    // `--format`/`--json`: `table` prints sections; `json` one object with `info`, `params`,
+    // `tags` and `epochs`; `csv` only the per-epoch metric table.
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 /// Runs `track show`.
 pub fn run(args: ShowArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
-    let client = open_client(global)?;
+    let client = global.open_client()?;
     let run = client.find_run(&args.run)?;
     let metrics = client.run_metrics(&run.info.run_id)?;
     let epochs = table::epochs_table(&metrics);
@@ -48,7 +39,7 @@ pub fn run(args: ShowArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
             .map(|t| (t.key.as_str(), t.value.as_str())),
     );
     let mut out = std::io::stdout().lock();
-    match args.format {
+    match args.output.format() {
         Format::Csv => epochs.write(Format::Csv, &mut out)?,
         Format::Json => {
             let section = |t: &Table| -> anyhow::Result<serde_json::Value> {

@@ -4,9 +4,11 @@ use std::process::ExitCode;
 
 use pipeline::Dataset;
 use pipeline::config::LoaderConfig;
+use tracker::client::table::Cell;
 
-use crate::GlobalArgs;
-use crate::cmd::pipeline::DataArgs;
+use crate::common::data::DataArgs;
+use crate::common::output::table;
+use crate::common::{GlobalArgs, OutputArgs};
 
 /// Flags of `track stats`.
 #[derive(Debug, clap::Args)]
@@ -16,9 +18,10 @@ pub struct StatsArgs {
     /// Recompute even when cached.
     #[arg(long)]
     no_cache: bool,
-    /// Print one JSON object.
-    #[arg(long)]
-    json: bool,
+    // `--format`/`--json`: `table` prints the statistics as text, `json` one JSON object (one
+    // line), `csv` one row per channel.
+    #[command(flatten)]
+    output: OutputArgs,
 }
 
 /// Runs `track stats`.
@@ -27,29 +30,46 @@ pub fn run(args: StatsArgs, _global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let dataset = Dataset::open(&config.data)?;
     let workers = LoaderConfig::workers(config.loader.decode_workers);
     let stats = if args.no_cache {
-        pipeline::stats::compute_uncached(&dataset, workers)?
+        pipeline::normalize::compute_uncached(&dataset, workers)?
     } else {
-        pipeline::stats::compute(&dataset, workers)?
+        pipeline::normalize::compute(&dataset, workers, config.loader.cache_dir.as_deref())?
     };
-    if args.json {
-        println!("{}", serde_json::to_string(&stats)?);
-        return Ok(ExitCode::SUCCESS);
-    }
-    println!(
-        "{}: training split, {} images, {} pixels per channel, {} skipped",
-        dataset.path().display(),
-        stats.images,
-        stats.pixels,
-        stats.skipped
-    );
     let names: &[&str] = if stats.mean.len() == 1 {
         &["gray"]
     } else {
         &["red", "green", "blue"]
     };
-    println!("{:<8} {:>9} {:>9}", "channel", "mean", "std");
-    for ((name, m), s) in names.iter().zip(&stats.mean).zip(&stats.std) {
-        println!("{name:<8} {m:>9.4} {s:>9.4}");
-    }
+    let channels = || names.iter().zip(&stats.mean).zip(&stats.std);
+    args.output.print(
+        &stats,
+        true,
+        || {
+            table(
+                ["channel", "mean", "std"],
+                channels().map(|((name, m), s)| {
+                    [
+                        Cell::Text((*name).to_string()),
+                        Cell::Float(*m),
+                        Cell::Float(*s),
+                    ]
+                }),
+            )
+        },
+        |out| {
+            writeln!(
+                out,
+                "{}: training split, {} images, {} pixels per channel, {} skipped",
+                dataset.path().display(),
+                stats.images,
+                stats.pixels,
+                stats.skipped
+            )?;
+            writeln!(out, "{:<8} {:>9} {:>9}", "channel", "mean", "std")?;
+            for ((name, m), s) in channels() {
+                writeln!(out, "{name:<8} {m:>9.4} {s:>9.4}")?;
+            }
+            Ok(())
+        },
+    )?;
     Ok(ExitCode::SUCCESS)
 }

@@ -1,19 +1,18 @@
 //! `track sweep`: trains every combination of a grid of config values, then ranks the runs.
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use tracker::analysis::{self, AnalysisConfig};
-use tracker::client::Client;
 use tracker::entities::RunTag;
 use trainer::config::RunConfig;
-
-use super::compare::{comparison, print_comparison};
-use super::train::{TrainOptions, train_new_run};
-use crate::GlobalArgs;
 use trainer::report::RunStatus;
+
+use crate::common::analysis::comparison;
+use crate::common::render::print_comparison;
+use crate::common::training::{EXIT_KILLED, TrainOptions, size_set, train_new_run};
+use crate::common::{GlobalArgs, OutputArgs};
 
 /// The tag every run of a sweep carries, valued with the sweep's id.
 pub const TAG_SWEEP_ID: &str = "gapwatch.sweep_id";
@@ -47,6 +46,10 @@ pub struct SweepArgs {
     /// Device: `cpu`, `cuda` or `cuda:N`.
     #[arg(long, default_value = "cpu", env = "TRACK_DEVICE")]
     pub device: String,
+    // `--format`/`--json`: `table` prints the sweep's line and the comparison as text, `json`
+    // the comparison with `sweep_id`, `csv` the ranking table.
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 /// One axis of a grid: a config key and the values it takes.
@@ -114,7 +117,7 @@ pub fn combinations(axes: &[Axis]) -> anyhow::Result<Vec<Vec<(String, String)>>>
 /// Runs `track sweep`: every combination (× `--repeat`) trained as a run tagged with the sweep
 /// id, then the runs ranked by their best validation metric with gap and verdict.
 pub fn run(mut args: SweepArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
-    args.sets.extend(super::train::size_set(args.size));
+    args.sets.extend(size_set(args.size));
     let axes = args
         .grid
         .iter()
@@ -139,8 +142,7 @@ pub fn run(mut args: SweepArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode>
             plan.push((combo, k, config));
         }
     }
-    let uri = global.tracking_uri();
-    let client = Client::open(&uri).with_context(|| format!("tracking URI {uri}"))?;
+    let client = global.open_client()?;
     let sweep_id = format!("{:x}", tracker::client::now_ms());
     let options = TrainOptions {
         device: args.device.clone(),
@@ -173,7 +175,7 @@ pub fn run(mut args: SweepArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode>
                 plan.len() - i - 1,
                 plan.len()
             );
-            return Ok(ExitCode::from(super::train::EXIT_KILLED));
+            return Ok(ExitCode::from(EXIT_KILLED));
         }
         client.set_tags(
             &run_id,
@@ -188,13 +190,24 @@ pub fn run(mut args: SweepArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode>
             Err(error) => eprintln!("run {name}: cannot analyse: {error}"),
         }
     }
-    let mut out = std::io::stdout().lock();
-    writeln!(
-        out,
-        "sweep {sweep_id}: {} runs (tag {TAG_SWEEP_ID} = {sweep_id})",
-        plan.len()
+    let comparison = comparison(&loaded);
+    let mut json = serde_json::to_value(&comparison)?;
+    if let Some(object) = json.as_object_mut() {
+        object.insert("sweep_id".into(), sweep_id.clone().into());
+    }
+    args.output.print(
+        &json,
+        false,
+        || comparison.table(),
+        |mut out| {
+            writeln!(
+                out,
+                "sweep {sweep_id}: {} runs (tag {TAG_SWEEP_ID} = {sweep_id})",
+                plan.len()
+            )?;
+            print_comparison(&mut out, &comparison)
+        },
     )?;
-    print_comparison(&mut out, &comparison(&loaded))?;
     Ok(ExitCode::SUCCESS)
 }
 
