@@ -6,9 +6,7 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
-type TestResult = Result<(), Box<dyn std::error::Error>>;
-
-const TRACK: &str = env!("CARGO_BIN_EXE_track");
+use crate::util::{DATA, Daemon, TestResult, data_path, sets, track_at};
 
 /// Images per split and epochs of the end-to-end demo: small enough to train in well under a
 /// minute, with batches of 16 so that the unregularized baseline memorizes its 200 images.
@@ -17,16 +15,8 @@ const DEMO_EPOCHS: &str = "30";
 const DEMO_BATCH: &str = "loader.batch_size=16";
 
 /// Runs `track ARGS` against the store `db`, failing with its stderr unless it exits 0.
-fn track(db: &Path, args: &[&str]) -> Result<Output, Box<dyn std::error::Error>> {
-    let output = Command::new(TRACK)
-        .arg("--tracking-uri")
-        .arg(db)
-        .arg("--quiet")
-        .args(args)
-        .env_remove("MLFLOW_TRACKING_URI")
-        .env_remove("TRACK_TRACKING_URI")
-        .env_remove("TRACK_EXPERIMENT")
-        .output()?;
+fn run(db: &Path, args: &[&str]) -> Result<Output, Box<dyn std::error::Error>> {
+    let output = track_at(db).arg("--quiet").args(args).output()?;
     if !output.status.success() {
         return Err(format!(
             "track {args:?} exited {}: {}",
@@ -38,8 +28,9 @@ fn track(db: &Path, args: &[&str]) -> Result<Output, Box<dyn std::error::Error>>
     Ok(output)
 }
 
-fn json(db: &Path, args: &[&str]) -> Result<Value, Box<dyn std::error::Error>> {
-    Ok(serde_json::from_slice(&track(db, args)?.stdout)?)
+/// [`run`]'s JSON output.
+fn run_json(db: &Path, args: &[&str]) -> Result<Value, Box<dyn std::error::Error>> {
+    Ok(serde_json::from_slice(&run(db, args)?.stdout)?)
 }
 
 #[test]
@@ -48,7 +39,7 @@ fn demo_baseline_overfits_and_regularization_narrows_the_gap() -> TestResult {
     let db = dir.path().join("track.db");
     let png = dir.path().join("demo.png");
     let png_arg = png.to_str().ok_or("temp path is not UTF-8")?;
-    let demo = track(
+    let demo = run(
         &db,
         &[
             "demo",
@@ -77,7 +68,7 @@ fn demo_baseline_overfits_and_regularization_narrows_the_gap() -> TestResult {
         "{cure}"
     );
 
-    let baseline = json(&db, &["analyze", "baseline", "--json"])?;
+    let baseline = run_json(&db, &["analyze", "baseline", "--json"])?;
     assert_eq!(baseline["verdict"]["label"], "overfitting", "{baseline:#}");
     let onset = baseline["onset_epoch"].as_i64().ok_or("no onset epoch")?;
     let epochs = baseline["epochs"].as_i64().ok_or("no epochs")?;
@@ -103,7 +94,7 @@ fn demo_baseline_overfits_and_regularization_narrows_the_gap() -> TestResult {
         );
     }
 
-    let regularized = json(&db, &["analyze", "regularized", "--json"])?;
+    let regularized = run_json(&db, &["analyze", "regularized", "--json"])?;
     let gap = |a: &Value| a["final_loss_gap"].as_f64().ok_or("no final gap");
     assert!(
         gap(&regularized)? < gap(&baseline)?,
@@ -112,7 +103,7 @@ fn demo_baseline_overfits_and_regularization_narrows_the_gap() -> TestResult {
         gap(&baseline)?
     );
 
-    let comparison = json(&db, &["compare", "baseline", "regularized", "--json"])?;
+    let comparison = run_json(&db, &["compare", "baseline", "regularized", "--json"])?;
     let differing: Vec<&str> = comparison["differing"]
         .as_array()
         .ok_or("no differing params")?
@@ -129,7 +120,7 @@ fn demo_baseline_overfits_and_regularization_narrows_the_gap() -> TestResult {
         assert!(differing.contains(&key), "{key} not in {differing:?}");
     }
     assert!(!differing.contains(&"optim.learning_rate"), "{differing:?}");
-    let by_experiment = json(&db, &["compare", "--experiment", "demo", "--json"])?;
+    let by_experiment = run_json(&db, &["compare", "--experiment", "demo", "--json"])?;
     assert_eq!(by_experiment["runs"].as_array().map(Vec::len), Some(2));
 
     // The daemon serves the same analysis; the Parquet export holds one analysis row per run.
@@ -139,7 +130,7 @@ fn demo_baseline_overfits_and_regularization_narrows_the_gap() -> TestResult {
     assert_eq!(served["onset_epoch"], baseline["onset_epoch"]);
     let export = dir.path().join("export");
     let export_arg = export.to_str().ok_or("temp path is not UTF-8")?;
-    track(
+    run(
         &db,
         &["export", "--experiment", "demo", "--out", export_arg],
     )?;
@@ -170,7 +161,7 @@ fn demo_baseline_overfits_and_regularization_narrows_the_gap() -> TestResult {
     let image = image::open(&png)?.to_rgb8();
     assert_eq!(image.dimensions(), (1400, 560));
     let svg = dir.path().join("runs.svg");
-    track(
+    run(
         &db,
         &[
             "plot",
@@ -187,10 +178,10 @@ fn demo_baseline_overfits_and_regularization_narrows_the_gap() -> TestResult {
 
 /// `GET /api/2.0/gapwatch/runs/analysis` of a `track daemon` on 127.0.0.1:0 over `db`.
 fn served_analysis(db: &Path, run_id: &str) -> Result<Value, Box<dyn std::error::Error>> {
-    let daemon = crate::train_cli::Daemon::start(db)?;
+    let daemon = Daemon::start(db);
     let url = format!(
         "{}/api/2.0/gapwatch/runs/analysis?run_id={run_id}",
-        daemon.url
+        daemon.url()
     );
     Ok(ureq::get(&url).call()?.body_mut().read_json()?)
 }
@@ -199,7 +190,7 @@ fn served_analysis(db: &Path, run_id: &str) -> Result<Value, Box<dyn std::error:
 fn sweep_trains_every_combination_tagged_and_ranked() -> TestResult {
     let dir = tempfile::tempdir()?;
     let db = dir.path().join("track.db");
-    let out = track(
+    let out = run(
         &db,
         &[
             "sweep",
@@ -230,7 +221,7 @@ fn sweep_trains_every_combination_tagged_and_ranked() -> TestResult {
         4,
         "{text}"
     );
-    let runs = json(&db, &["compare", "--experiment", "grid", "--json"])?;
+    let runs = run_json(&db, &["compare", "--experiment", "grid", "--json"])?;
     assert_eq!(runs["runs"].as_array().map(Vec::len), Some(4));
     Ok(())
 }
@@ -239,11 +230,7 @@ fn sweep_trains_every_combination_tagged_and_ranked() -> TestResult {
 fn analyze_of_an_unknown_run_fails_naming_it() -> TestResult {
     let dir = tempfile::tempdir()?;
     let db = dir.path().join("track.db");
-    let output = Command::new(TRACK)
-        .arg("--tracking-uri")
-        .arg(&db)
-        .args(["analyze", "no-such-run"])
-        .output()?;
+    let output = track_at(&db).args(["analyze", "no-such-run"]).output()?;
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("no-such-run"), "{stderr}");
@@ -254,41 +241,29 @@ fn analyze_of_an_unknown_run_fails_naming_it() -> TestResult {
 fn ctrl_c_stops_a_sweep_records_the_run_killed_and_starts_no_other() -> TestResult {
     let dir = tempfile::tempdir()?;
     let db = dir.path().join("track.db");
-    let data = concat!(env!("CARGO_MANIFEST_DIR"), "/data/fashion-mnist-mini");
     // Three runs, each long enough (200 epochs) to be interrupted while it trains.
-    let sweep = Command::new(TRACK)
-        .arg("--tracking-uri")
-        .arg(&db)
+    let sweep = track_at(&db)
         .args([
             "--quiet",
             "sweep",
             "--grid",
             "model.dense_dropout=0,0.25,0.5",
         ])
-        .args(["--set", &format!("data.path={data:?}")])
-        .args(["--set", "data.limit=64", "--set", "train.epochs=200"])
-        .args([
-            "--set",
+        .args(sets(&[
+            &data_path(DATA),
+            "data.limit=64",
+            "train.epochs=200",
             "model.conv_channels=[4]",
-            "--set",
             "model.dense_units=[8]",
-        ])
-        .args([
-            "--set",
             "early_stopping.enabled=false",
-            "--experiment",
-            "interrupted",
-        ])
-        .env_remove("MLFLOW_TRACKING_URI")
-        .env_remove("TRACK_TRACKING_URI")
+        ]))
+        .args(["--experiment", "interrupted"])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()?;
     // Wait until the first run has logged an epoch, then send SIGINT as Ctrl-C does.
     let first_epoch_logged = || -> Result<bool, Box<dyn std::error::Error>> {
-        let out = Command::new(TRACK)
-            .arg("--tracking-uri")
-            .arg(&db)
+        let out = track_at(&db)
             .args(["query", "metrics.val_loss > 0", "--format", "json"])
             .output()?;
         Ok(out.status.success()
@@ -310,11 +285,7 @@ fn ctrl_c_stops_a_sweep_records_the_run_killed_and_starts_no_other() -> TestResu
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(130), "{stderr}");
     assert!(stderr.contains("2 of 3 runs not started"), "{stderr}");
-    let runs = Command::new(TRACK)
-        .arg("--tracking-uri")
-        .arg(&db)
-        .args(["runs", "--format", "json"])
-        .output()?;
+    let runs = track_at(&db).args(["runs", "--format", "json"]).output()?;
     let runs: Value = serde_json::from_slice(&runs.stdout)?;
     let statuses: Vec<&str> = runs
         .as_array()

@@ -7,20 +7,17 @@
 //! log it, with no standard errors), and, for the cases that train in seconds, as `track train`
 //! records it afresh. A wrong verdict fails the test, naming the case.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 
 use serde_json::Value;
 use tracker::analysis::{AnalysisConfig, RunRecord, analyze};
 
-use crate::train_cli::Daemon;
-
-type TestResult = Result<(), Box<dyn std::error::Error>>;
-
-const TRACK: &str = env!("CARGO_BIN_EXE_track");
+use crate::util::{
+    DATA, Daemon, TestResult, data_path, python, repo, script, scrubbed, sets, track,
+};
 
 fn corpus_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/curves")
+    repo().join("tests/data/curves")
 }
 
 /// Every case of the corpus, by file name order.
@@ -117,16 +114,9 @@ fn every_corpus_case_gets_its_verdict_with_its_strength() -> TestResult {
     Ok(())
 }
 
-/// The interpreter of the test venv (see `scripts/test.sh`).
-fn python() -> PathBuf {
-    crate::tracker_cli::python()
-}
-
 fn analyze_cli(uri: &str, run_id: &str) -> Result<Value, Box<dyn std::error::Error>> {
-    let output = Command::new(TRACK)
+    let output = track()
         .args(["--tracking-uri", uri, "analyze", run_id, "--json"])
-        .env_remove("MLFLOW_TRACKING_URI")
-        .env_remove("TRACK_TRACKING_URI")
         .output()?;
     assert!(
         output.status.success(),
@@ -139,14 +129,12 @@ fn analyze_cli(uri: &str, run_id: &str) -> Result<Value, Box<dyn std::error::Err
 #[test]
 fn every_corpus_case_logged_by_the_mlflow_client_gets_its_verdict() -> TestResult {
     let dir = tempfile::tempdir()?;
-    let daemon = Daemon::start(&dir.path().join("corpus.db"))?;
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/log_curves.py");
-    let output = Command::new(python())
-        .arg(&script)
+    let daemon = Daemon::start(&dir.path().join("corpus.db"));
+    let output = scrubbed(python())
+        .arg(script("log_curves.py"))
         .arg(corpus_dir())
         .arg("corpus")
-        .env("MLFLOW_TRACKING_URI", &daemon.url)
-        .env_remove("MLFLOW_TRACKING_TOKEN")
+        .env("MLFLOW_TRACKING_URI", daemon.url())
         .output()?;
     assert!(
         output.status.success(),
@@ -169,7 +157,7 @@ fn every_corpus_case_logged_by_the_mlflow_client_gets_its_verdict() -> TestResul
                 name.to_string()
             };
             let run_id = runs[&run_name].as_str().ok_or("run not logged")?;
-            let analysis = analyze_cli(&daemon.url, run_id)?;
+            let analysis = analyze_cli(daemon.url(), run_id)?;
             checked += 1;
             let label = analysis["verdict"]["label"].as_str().unwrap_or_default();
             if label != expected {
@@ -190,7 +178,6 @@ fn every_corpus_case_logged_by_the_mlflow_client_gets_its_verdict() -> TestResul
 
 #[test]
 fn quick_corpus_cases_trained_afresh_by_track_train_get_their_verdict() -> TestResult {
-    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/fashion-mnist-mini");
     let dir = tempfile::tempdir()?;
     let db = dir.path().join("runs.db");
     let uri = db.to_str().ok_or("temp path is not UTF-8")?;
@@ -200,24 +187,16 @@ fn quick_corpus_cases_trained_afresh_by_track_train_get_their_verdict() -> TestR
             continue;
         }
         let command = case["command"].as_str().ok_or("no command")?;
-        let sets: Vec<&str> = command
+        let overrides: Vec<&str> = command
             .split_whitespace()
             .skip_while(|w| *w != "--set")
             .filter(|w| *w != "--set")
             .collect();
-        let mut train = Command::new(TRACK);
-        train
+        let output = track()
             .args(["--tracking-uri", uri, "--quiet", "train", "--json"])
-            .args([
-                "--set",
-                &format!("data.path={:?}", data.display().to_string()),
-            ])
-            .env_remove("MLFLOW_TRACKING_URI")
-            .env_remove("TRACK_TRACKING_URI");
-        for set in &sets {
-            train.args(["--set", set]);
-        }
-        let output = train.output()?;
+            .args(sets(&[&data_path(DATA)]))
+            .args(sets(&overrides))
+            .output()?;
         assert!(
             output.status.success(),
             "{name}: {}",

@@ -3,14 +3,8 @@
 //! to 659 MB), and readable as any file `File::create` makes (not owner-only 0600).
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use crate::train_cli::Daemon;
-
-type TestResult = Result<(), Box<dyn std::error::Error>>;
-
-const TRACK: &str = env!("CARGO_BIN_EXE_track");
-const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/data/fashion-mnist-mini");
+use crate::util::{DATA, Daemon, TestResult, data_path, json, sets, track};
 
 /// The stored artifact `path` of run `run_id` under a daemon's artifact root.
 fn stored_artifact(root: &Path, run_id: &str, path: &str) -> Option<PathBuf> {
@@ -24,29 +18,24 @@ fn stored_artifact(root: &Path, run_id: &str, path: &str) -> Option<PathBuf> {
 #[test]
 fn train_removes_its_temporary_checkpoints_once_uploaded_and_stores_readable_files() -> TestResult {
     let dir = tempfile::tempdir()?;
-    let daemon = Daemon::start(&dir.path().join("track.db"))?;
+    let daemon = Daemon::start(&dir.path().join("track.db"));
     // The system temp directory of `track train` (std::env::temp_dir reads TMPDIR).
     let tmp = dir.path().join("tmp");
     std::fs::create_dir(&tmp)?;
-    let output = Command::new(TRACK)
-        .env("TMPDIR", &tmp)
-        .env_remove("TRACK_CHECKPOINT_DIR")
-        .args(["train", "--quiet", "--json", "--tracking-uri", &daemon.url])
-        .args(["--set", &format!("data.path={DATA:?}")])
-        .args(["--set", "data.limit=96", "--set", "train.epochs=1"])
-        .args([
-            "--set",
-            "model.conv_channels=[4]",
-            "--set",
-            "model.dense_units=[16]",
-        ])
-        .output()?;
-    assert!(
-        output.status.success(),
-        "track train failed: {}",
-        String::from_utf8_lossy(&output.stderr)
+    // No TRACK_CHECKPOINT_DIR (scrubbed): the default temporary checkpoint folder.
+    let summary = json(
+        &track()
+            .env("TMPDIR", &tmp)
+            .args(["train", "--quiet", "--json", "--tracking-uri", daemon.url()])
+            .args(sets(&[
+                &data_path(DATA),
+                "data.limit=96",
+                "train.epochs=1",
+                "model.conv_channels=[4]",
+                "model.dense_units=[16]",
+            ]))
+            .output()?,
     );
-    let summary: serde_json::Value = serde_json::from_slice(&output.stdout)?;
     assert_eq!(summary["status"], "FINISHED");
     let run_id = summary["run_id"].as_str().ok_or("no run id")?;
 

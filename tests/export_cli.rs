@@ -9,19 +9,17 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use serde_json::{Value, json};
 use tracker::entities::{Metric, Param};
 use tracker::export;
 use tracker::store::{CreateRun, Store};
 
-const TRACK: &str = env!("CARGO_BIN_EXE_track");
+use crate::util::{python, script, scrubbed, tempdir, track};
 
 fn track_export(db: &Path, out: &Path) -> Output {
-    Command::new(TRACK)
-        .env_remove("MLFLOW_TRACKING_URI")
-        .env_remove("TRACK_TRACKING_URI")
+    track()
         .arg("--tracking-uri")
         .arg(db)
         .arg("export")
@@ -230,15 +228,15 @@ fn columns(table: &str) -> Vec<&'static str> {
 
 /// Exports [`populate`]'s store with `track export` and reads it with `engine`.
 fn export_read_by(engine: &str) {
-    let python = crate::tracker_cli::python();
-    let dir = tempfile::tempdir().expect("temp dir");
+    let python = python();
+    let dir = tempdir();
     let db = dir.path().join("runs.db");
     let store = populate(&db);
     let out = dir.path().join("export");
     let exported = track_export(&db, &out);
     assert!(exported.status.success(), "{}", text(&exported));
-    let read = Command::new(python)
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/read_export.py"))
+    let read = scrubbed(python)
+        .arg(script("read_export.py"))
         .arg(engine)
         .arg(&out)
         .output()
@@ -304,7 +302,7 @@ fn export_reads_as_a_pyarrow_dataset_with_no_options() {
 /// exit status says something failed.
 #[test]
 fn export_of_one_failing_experiment_exports_the_rest_and_exits_2() {
-    let dir = tempfile::tempdir().expect("temp dir");
+    let dir = tempdir();
     let db = dir.path().join("runs.db");
     let store = populate(&db);
     let out = dir.path().join("export");

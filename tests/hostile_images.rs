@@ -9,7 +9,11 @@ mod corpus;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::util::{data_path, json, sets, tempdir, track};
 
 /// The memory bound on hostile input: `track pipeline` over the whole corpus (with the default
 /// limits: 50 Mpixel, 64 MiB files, 50:1) peaks below this resident size. The largest single
@@ -18,31 +22,28 @@ use std::process::{Command, Output};
 /// strip 16 GB.
 const PEAK_RSS_BOUND: u64 = 384 << 20;
 
-fn track(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_track"))
-        .args(args)
+/// `track`, run from `cwd`, caching data set statistics in `cwd/cache`.
+fn track_in(cwd: &Path) -> Command {
+    let mut command = track();
+    command
         .current_dir(cwd)
-        .env("GAPWATCH_CACHE_DIR", cwd.join("cache"))
-        .env_remove("TRACK_LOG")
-        .env_remove("TRACK_TRACKING_URI")
-        .env_remove("MLFLOW_TRACKING_URI")
-        .env_remove("TRACK_DEVICE")
-        .env_remove("TRACK_EXPERIMENT")
+        .env("GAPWATCH_CACHE_DIR", cwd.join("cache"));
+    command
+}
+
+/// The JSON report of `track pipeline --data DATA FLAGS... --json --quiet`, run from `cwd`.
+#[track_caller]
+fn pipeline(data: &str, flags: &[&str], cwd: &Path) -> Value {
+    let output = track_in(cwd)
+        .args(["pipeline", "--data", data])
+        .args(flags)
+        .args(["--json", "--quiet"])
         .output()
-        .expect("run track")
+        .expect("run track");
+    json(&output)
 }
 
-fn json(out: &Output, what: &str) -> serde_json::Value {
-    assert!(
-        out.status.success(),
-        "{what}: exit {:?}, stderr: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{what}: one JSON object: {e}"))
-}
-
-fn skipped(report: &serde_json::Value) -> BTreeMap<String, u64> {
+fn skipped(report: &Value) -> BTreeMap<String, u64> {
     report["skipped"]
         .as_object()
         .expect("skipped")
@@ -57,21 +58,13 @@ fn named(map: &BTreeMap<&'static str, u64>) -> BTreeMap<String, u64> {
 
 #[test]
 fn hostile_corpus_through_track_pipeline_and_train_skips_each_file_by_reason() {
-    let tmp = tempfile::tempdir().expect("tempdir");
+    let tmp = tempdir();
     let corpus = corpus::write(tmp.path());
     let data = corpus.data.to_str().expect("a UTF-8 temp path");
 
     // Training split: every flavour of valid image loads; each hostile file is skipped for its
     // reason; nothing hangs (the FIFO), nothing reads a gigabyte (the sparse file, /dev/zero).
-    let train = json(
-        &track(
-            &[
-                "pipeline", "--data", data, "--split", "train", "--json", "--quiet",
-            ],
-            tmp.path(),
-        ),
-        "track pipeline --split train",
-    );
+    let train = pipeline(data, &["--split", "train"], tmp.path());
     assert_eq!(
         skipped(&train),
         named(&corpus.train_skips),
@@ -92,15 +85,7 @@ fn hostile_corpus_through_track_pipeline_and_train_skips_each_file_by_reason() {
     );
 
     // Validation split (the eval resize): the 1×4,000,000 strip is skipped, not resized.
-    let val = json(
-        &track(
-            &[
-                "pipeline", "--data", data, "--split", "val", "--json", "--quiet",
-            ],
-            tmp.path(),
-        ),
-        "track pipeline --split val",
-    );
+    let val = pipeline(data, &["--split", "val"], tmp.path());
     assert_eq!(
         skipped(&val),
         named(&corpus.val_skips),
@@ -114,13 +99,7 @@ fn hostile_corpus_through_track_pipeline_and_train_skips_each_file_by_reason() {
 
     // Bit flips and random bytes after a signature: each loads or is skipped, none crashes.
     let flips = corpus.flips.to_str().expect("UTF-8");
-    let report = json(
-        &track(
-            &["pipeline", "--data", flips, "--no-val", "--json", "--quiet"],
-            tmp.path(),
-        ),
-        "track pipeline over bit flips",
-    );
+    let report = pipeline(flips, &["--no-val"], tmp.path());
     let flip_skips = skipped(&report);
     let loaded = report["samples"].as_u64().expect("samples");
     assert_eq!(
@@ -137,29 +116,21 @@ fn hostile_corpus_through_track_pipeline_and_train_skips_each_file_by_reason() {
 
     // A short training run over the same folder finishes and counts the skips of its splits.
     let db = tmp.path().join("track.db");
-    let out = track(
-        &[
-            "train",
-            "--quiet",
-            "--json",
-            "--tracking-uri",
-            db.to_str().expect("UTF-8"),
-            "--checkpoint-dir",
-            tmp.path().join("checkpoints").to_str().expect("UTF-8"),
-            "--set",
-            &format!("data.path={data:?}"),
-            "--set",
+    let out = track_in(tmp.path())
+        .args(["train", "--quiet", "--json", "--tracking-uri"])
+        .arg(&db)
+        .arg("--checkpoint-dir")
+        .arg(tmp.path().join("checkpoints"))
+        .args(sets(&[
+            &data_path(data),
             "train.epochs=1",
-            "--set",
             "transforms.size=32",
-            "--set",
             "model.conv_channels=[4]",
-            "--set",
             "model.dense_units=[8]",
-        ],
-        tmp.path(),
-    );
-    let run = json(&out, "track train");
+        ]))
+        .output()
+        .expect("run track");
+    let run = json(&out);
     assert_eq!(run["status"], "FINISHED");
     let epoch_skips = run["epochs"][0]["skipped_samples"]
         .as_f64()

@@ -1,31 +1,24 @@
 //! `track pipeline` and `track stats` run as a user runs them: the built binary on real files.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
-fn track(args: &[&str], cwd: &Path, cache: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_track"))
+use crate::util::{json, repo, tempdir, track};
+
+/// `track ARGS` run from `cwd`, caching data set statistics in `cache`.
+fn run(args: &[&str], cwd: &Path, cache: &Path) -> Output {
+    track()
         .args(args)
         .current_dir(cwd)
         .env("GAPWATCH_CACHE_DIR", cache)
-        .env_remove("TRACK_LOG")
         .output()
         .expect("run track")
 }
 
-fn json(out: &Output) -> serde_json::Value {
-    assert!(
-        out.status.success(),
-        "stderr: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("one JSON object")
-}
-
 #[test]
 fn pipeline_json_reports_stages_bottleneck_and_a_worker_independent_digest() {
-    let tmp = tempfile::tempdir().unwrap();
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let tmp = tempdir();
+    let repo = repo();
     // Default data: the bundled set, found from the repository root.
     let args = |w: &'static str| {
         vec![
@@ -43,8 +36,8 @@ fn pipeline_json_reports_stages_bottleneck_and_a_worker_independent_digest() {
             "5",
         ]
     };
-    let one = json(&track(&args("1"), repo, tmp.path()));
-    let three = json(&track(&args("3"), repo, tmp.path()));
+    let one = json(&run(&args("1"), repo, tmp.path()));
+    let three = json(&run(&args("3"), repo, tmp.path()));
     assert_eq!(
         one["digest"], three["digest"],
         "same seed, same bytes, whatever the workers"
@@ -70,14 +63,14 @@ fn pipeline_json_reports_stages_bottleneck_and_a_worker_independent_digest() {
     let last = other.len() - 1;
     other[last] = "6";
     assert_ne!(
-        json(&track(&other, repo, tmp.path()))["digest"],
+        json(&run(&other, repo, tmp.path()))["digest"],
         one["digest"]
     );
 }
 
 #[test]
 fn pipeline_on_error_fail_exits_2_naming_the_file_and_skip_counts_it() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = tempdir();
     let data = tmp.path().join("data");
     for class in ["a", "b"] {
         std::fs::create_dir_all(data.join(class)).unwrap();
@@ -101,7 +94,7 @@ fn pipeline_on_error_fail_exits_2_naming_the_file_and_skip_counts_it() {
         "train",
         "--no-val",
     ];
-    let out = track(
+    let out = run(
         &[&base[..], &["--on-error", "fail"]].concat(),
         tmp.path(),
         tmp.path(),
@@ -113,7 +106,7 @@ fn pipeline_on_error_fail_exits_2_naming_the_file_and_skip_counts_it() {
         "{stderr}"
     );
 
-    let out = track(
+    let out = run(
         &[&base[..], &["--json", "--quiet"]].concat(),
         tmp.path(),
         tmp.path(),
@@ -127,7 +120,7 @@ fn pipeline_on_error_fail_exits_2_naming_the_file_and_skip_counts_it() {
 
     // At the default log level, one warning per epoch gives the counts; the file's own line is
     // a debug message.
-    let out = track(
+    let out = run(
         &[&base[..], &["--json", "--quiet", "--epochs", "2"]].concat(),
         tmp.path(),
         tmp.path(),
@@ -148,10 +141,10 @@ fn pipeline_on_error_fail_exits_2_naming_the_file_and_skip_counts_it() {
 
 #[test]
 fn pipeline_preview_writes_a_png_grid_and_stats_prints_channel_means() {
-    let tmp = tempfile::tempdir().unwrap();
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let tmp = tempdir();
+    let repo = repo();
     let preview = tmp.path().join("grid.png");
-    let out = track(
+    let out = run(
         &[
             "pipeline",
             "--data",
@@ -184,7 +177,7 @@ fn pipeline_preview_writes_a_png_grid_and_stats_prints_channel_means() {
         "{text}"
     );
 
-    let out = track(
+    let out = run(
         &["stats", "--json", "--data", "data/fashion-mnist-mini"],
         repo,
         tmp.path(),
@@ -198,7 +191,40 @@ fn pipeline_preview_writes_a_png_grid_and_stats_prints_channel_means() {
         "{mean} {std}"
     );
     assert_eq!(stats["images"], 9000);
-    let out = track(&["stats", "--data", "data/missing-set"], repo, tmp.path());
+    let out = run(&["stats", "--data", "data/missing-set"], repo, tmp.path());
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("missing-set"));
+}
+
+#[test]
+fn stats_cache_lives_where_the_environment_says_and_is_read_back_from_there() {
+    let tmp = tempdir();
+    let repo = repo();
+    let args = ["stats", "--json", "--limit", "300"];
+    // GAPWATCH_CACHE_DIR/stats/<key>.json, read back by the next run.
+    let first = json(&run(&args, repo, tmp.path()));
+    let files: Vec<_> = std::fs::read_dir(tmp.path().join("stats"))
+        .expect("a stats folder in GAPWATCH_CACHE_DIR")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let mut doctored = first.clone();
+    doctored["mean"][0] = 0.125.into();
+    std::fs::write(&files[0], doctored.to_string()).expect("write the cache file");
+    let again = json(&run(&args, repo, tmp.path()));
+    assert_eq!(again["mean"][0], 0.125);
+    let no_cache = [&args[..], &["--no-cache"]].concat();
+    let fresh = json(&run(&no_cache, repo, tmp.path()));
+    assert_eq!(fresh["mean"], first["mean"]);
+    // Without GAPWATCH_CACHE_DIR: $XDG_CACHE_HOME/gapwatch.
+    let xdg = tmp.path().join("xdg");
+    let out = track()
+        .args(args)
+        .current_dir(repo)
+        .env("XDG_CACHE_HOME", &xdg)
+        .output()
+        .expect("run track");
+    assert_eq!(json(&out)["mean"], first["mean"]);
+    let cached = std::fs::read_dir(xdg.join("gapwatch/stats")).map(Iterator::count);
+    assert_eq!(cached.ok(), Some(1));
 }

@@ -1,69 +1,11 @@
 //! `track train` end to end: the bundled data, a real `track daemon` on 127.0.0.1, and the run
 //! read back over the MLflow API and with `track query`.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 
-type TestResult = Result<(), Box<dyn std::error::Error>>;
+use trainer::fit::EpochMetrics;
 
-const TRACK: &str = env!("CARGO_BIN_EXE_track");
-const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/data/fashion-mnist-mini");
-
-/// Every metric `track train` records per epoch.
-const EPOCH_METRICS: [&str; 13] = [
-    "train_loss",
-    "train_acc",
-    "train_eval_loss",
-    "train_eval_acc",
-    "train_eval_loss_se",
-    "val_loss",
-    "val_acc",
-    "val_loss_se",
-    "val_acc_se",
-    "lr",
-    "epoch_secs",
-    "images_per_sec",
-    "data_wait_secs",
-];
-
-/// A `track daemon` on 127.0.0.1:0 over a database file; killed on drop.
-pub(crate) struct Daemon {
-    child: Child,
-    /// `http://127.0.0.1:PORT`.
-    pub(crate) url: String,
-}
-
-impl Daemon {
-    /// Starts a daemon over `db` and waits until it serves.
-    pub(crate) fn start(db: &Path) -> Result<Self, Box<dyn std::error::Error>> {
-        let mut child = Command::new(TRACK)
-            .args(["daemon", "--addr", "127.0.0.1:0", "--db"])
-            .arg(db)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()?;
-        let stderr = child.stderr.take().ok_or("no daemon stderr")?;
-        let mut lines = BufReader::new(stderr).lines();
-        let url = loop {
-            let line = lines.next().ok_or("the daemon exited before serving")??;
-            if let Some(rest) = line.split(" on http://").nth(1) {
-                let addr = rest.split_whitespace().next().ok_or("no address")?;
-                break format!("http://{addr}");
-            }
-        };
-        // Keep draining stderr so the daemon never blocks on a full pipe.
-        std::thread::spawn(move || lines.for_each(drop));
-        Ok(Self { child, url })
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use crate::util::{DATA, Daemon, TestResult, data_path, json, repo, sets, track};
 
 fn get_json(url: &str) -> Result<serde_json::Value, Box<dyn std::error::Error>> {
     Ok(ureq::get(url).call()?.body_mut().read_json()?)
@@ -72,34 +14,22 @@ fn get_json(url: &str) -> Result<serde_json::Value, Box<dyn std::error::Error>> 
 #[test]
 fn train_records_a_finished_run_with_every_metric_per_epoch() -> TestResult {
     let dir = tempfile::tempdir()?;
-    let daemon = Daemon::start(&dir.path().join("track.db"))?;
-    let output = Command::new(TRACK)
-        .args([
-            "train",
-            "--quiet",
-            "--json",
-            "--experiment",
-            "e2e",
-            "--tracking-uri",
-            &daemon.url,
-        ])
-        .arg("--checkpoint-dir")
-        .arg(dir.path().join("checkpoints"))
-        .args(["--set", &format!("data.path={DATA:?}")])
-        .args(["--set", "data.limit=192", "--set", "train.epochs=2"])
-        .args([
-            "--set",
-            "model.conv_channels=[8]",
-            "--set",
-            "model.dense_units=[32]",
-        ])
-        .output()?;
-    assert!(
-        output.status.success(),
-        "track train failed: {}",
-        String::from_utf8_lossy(&output.stderr)
+    let daemon = Daemon::start(&dir.path().join("track.db"));
+    let summary = json(
+        &track()
+            .args(["train", "--quiet", "--json", "--experiment", "e2e"])
+            .args(["--tracking-uri", daemon.url()])
+            .arg("--checkpoint-dir")
+            .arg(dir.path().join("checkpoints"))
+            .args(sets(&[
+                &data_path(DATA),
+                "data.limit=192",
+                "train.epochs=2",
+                "model.conv_channels=[8]",
+                "model.dense_units=[32]",
+            ]))
+            .output()?,
     );
-    let summary: serde_json::Value = serde_json::from_slice(&output.stdout)?;
     assert_eq!(summary["status"], "FINISHED");
     assert_eq!(summary["epochs"].as_array().map(Vec::len), Some(2));
     let run_id = summary["run_id"].as_str().ok_or("no run id")?;
@@ -107,7 +37,7 @@ fn train_records_a_finished_run_with_every_metric_per_epoch() -> TestResult {
     // The run as the daemon stored it.
     let run = get_json(&format!(
         "{}/api/2.0/mlflow/runs/get?run_id={run_id}",
-        daemon.url
+        daemon.url()
     ))?;
     assert_eq!(run["run"]["info"]["status"], "FINISHED");
     let params = run["run"]["data"]["params"].as_array().ok_or("no params")?;
@@ -123,10 +53,11 @@ fn train_records_a_finished_run_with_every_metric_per_epoch() -> TestResult {
     assert_eq!(param("optim.optimizer").as_deref(), Some("adam"));
     assert_eq!(param("num_classes").as_deref(), Some("10"));
     assert!(param("num_params").is_some() && param("gapwatch_version").is_some());
-    for metric in EPOCH_METRICS {
+    // Every metric `track train` records per epoch.
+    for metric in EpochMetrics::NAMES {
         let history = get_json(&format!(
             "{}/api/2.0/mlflow/metrics/get-history?run_id={run_id}&metric_key={metric}",
-            daemon.url
+            daemon.url()
         ))?;
         let mut steps: Vec<i64> = history["metrics"]
             .as_array()
@@ -139,16 +70,16 @@ fn train_records_a_finished_run_with_every_metric_per_epoch() -> TestResult {
     }
     let test_acc = get_json(&format!(
         "{}/api/2.0/mlflow/metrics/get-history?run_id={run_id}&metric_key=test_acc",
-        daemon.url
+        daemon.url()
     ))?;
     assert_eq!(test_acc["metrics"].as_array().map(Vec::len), Some(1));
 
     // And `track query` finds it by its params.
-    let query = Command::new(TRACK)
+    let query = track()
         .args([
             "query",
             "--tracking-uri",
-            &daemon.url,
+            daemon.url(),
             "params.`data.limit` = '192'",
         ])
         .output()?;
@@ -164,7 +95,7 @@ fn train_records_a_finished_run_with_every_metric_per_epoch() -> TestResult {
 #[test]
 fn a_bad_config_key_is_named_and_nothing_is_trained() -> TestResult {
     let dir = tempfile::tempdir()?;
-    let output = Command::new(TRACK)
+    let output = track()
         .args(["train", "--quiet", "--tracking-uri", "http://127.0.0.1:9"])
         .args(["--set", "optim.learnig_rate=0.1"])
         .current_dir(dir.path())
@@ -191,14 +122,12 @@ fn train_with_flags(
     flags: &[&str],
     sets: &[String],
 ) -> Result<std::process::Output, std::io::Error> {
-    let mut command = Command::new(TRACK);
+    let mut command = track();
     command
         .arg("train")
         .args(flags)
         .arg("--tracking-uri")
         .arg(db)
-        .env_remove("MLFLOW_TRACKING_URI")
-        .env_remove("TRACK_TRACKING_URI")
         .current_dir(dir);
     for set in sets {
         command.args(["--set", set]);
@@ -211,7 +140,7 @@ fn stored_runs(db: &Path) -> Result<usize, Box<dyn std::error::Error>> {
     if !db.exists() {
         return Ok(0);
     }
-    let output = Command::new(TRACK)
+    let output = track()
         .args(["runs", "--format", "json", "--tracking-uri"])
         .arg(db)
         .output()?;
@@ -229,11 +158,7 @@ fn stored_runs(db: &Path) -> Result<usize, Box<dyn std::error::Error>> {
 fn refused_before_any_run(data: &Path, expect: &str) -> TestResult {
     let dir = tempfile::tempdir()?;
     let db = dir.path().join("runs.db");
-    let output = train_in(
-        dir.path(),
-        &db,
-        &[format!("data.path={:?}", data.display().to_string())],
-    )?;
+    let output = train_in(dir.path(), &db, &[data_path(data)])?;
     assert_eq!(output.status.code(), Some(2), "{output:?}");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains(expect), "{stderr}");
@@ -252,7 +177,7 @@ fn refused_before_any_run(data: &Path, expect: &str) -> TestResult {
 
 /// Copies `count` bundled PNG photos into `dir/<class>/`.
 fn photos_into(dir: &Path, class: &str, count: usize) -> TestResult {
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/photos");
+    let source = repo().join("data/photos");
     let class_dir = dir.join(class);
     std::fs::create_dir_all(&class_dir)?;
     let mut pngs: Vec<_> = std::fs::read_dir(&source)?
@@ -265,6 +190,14 @@ fn photos_into(dir: &Path, class: &str, count: usize) -> TestResult {
         std::fs::copy(png, class_dir.join(format!("{i}.png")))?;
     }
     Ok(())
+}
+
+/// A data folder with the classes `a` and `b`, of `count` bundled photos each.
+fn two_classes(count: usize) -> Result<tempfile::TempDir, Box<dyn std::error::Error>> {
+    let data = tempfile::tempdir()?;
+    photos_into(data.path(), "a", count)?;
+    photos_into(data.path(), "b", count)?;
+    Ok(data)
 }
 
 #[test]
@@ -288,13 +221,11 @@ fn an_empty_data_folder_exits_2_and_records_no_run() -> TestResult {
 
 #[test]
 fn a_tiny_validation_split_trains_with_a_warning_that_gives_its_noise_band() -> TestResult {
-    let data = tempfile::tempdir()?;
-    photos_into(data.path(), "a", 12)?;
-    photos_into(data.path(), "b", 12)?;
+    let data = two_classes(12)?;
     let dir = tempfile::tempdir()?;
     let db = dir.path().join("runs.db");
     let sets = [
-        format!("data.path={:?}", data.path().display().to_string()),
+        data_path(data.path()),
         "data.val_fraction=0.25".to_string(),
         "train.epochs=1".to_string(),
         "transforms.size=32".to_string(),
@@ -316,12 +247,10 @@ fn a_tiny_validation_split_trains_with_a_warning_that_gives_its_noise_band() -> 
 
 #[test]
 fn photos_default_to_64_pixels_and_a_pooled_head_and_the_plan_is_shown() -> TestResult {
-    let data = tempfile::tempdir()?;
-    photos_into(data.path(), "a", 10)?;
-    photos_into(data.path(), "b", 10)?;
+    let data = two_classes(10)?;
     let dir = tempfile::tempdir()?;
     let db = dir.path().join("runs.db");
-    let data_set = format!("data.path={:?}", data.path().display().to_string());
+    let data_set = data_path(data.path());
     let sets = |more: &[&str]| -> Vec<String> {
         std::iter::once(data_set.clone())
             .chain(more.iter().map(|s| s.to_string()))

@@ -18,8 +18,11 @@
 //!   crash" is asserted for these.
 //!
 //! PNG and JPEG files the `image` encoders cannot write (palette, interlaced, 1-bit, CMYK,
-//! progressive) are written by the small encoders below: stored (uncompressed) zlib for PNG,
-//! flat 8×8 blocks (DC only) with a four-bit DC Huffman table for JPEG.
+//! progressive) are written by the small encoders of `png` (stored, uncompressed zlib) and
+//! `jpeg` (flat 8×8 blocks, DC only, with a four-bit DC Huffman table).
+
+mod jpeg;
+mod png;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -27,6 +30,9 @@ use std::path::{Path, PathBuf};
 use image::{DynamicImage, ImageFormat};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+
+use jpeg::{Adobe, flat_jpeg, jpeg_scan_start, with_jpeg_size};
+use png::{palette_png, raw_png, with_png_size};
 
 /// What the generator wrote and what the pipeline must make of it.
 pub struct Corpus {
@@ -96,6 +102,14 @@ fn encode(image: DynamicImage, format: ImageFormat) -> Vec<u8> {
     out.into_inner()
 }
 
+/// A black 8-bit gray PNG of `w × h`.
+fn blank_png(w: u32, h: u32) -> Vec<u8> {
+    encode(
+        DynamicImage::ImageLuma8(image::GrayImage::new(w, h)),
+        ImageFormat::Png,
+    )
+}
+
 fn photo(w: u32, h: u32, seed: u32) -> image::RgbImage {
     image::RgbImage::from_fn(w, h, |x, y| {
         image::Rgb([
@@ -106,19 +120,53 @@ fn photo(w: u32, h: u32, seed: u32) -> image::RgbImage {
     })
 }
 
-/// Writes the corpus under `root`.
-#[cfg(unix)]
-pub fn write(root: &Path) -> Corpus {
-    use std::ffi::OsStr;
-    use std::os::unix::ffi::OsStrExt;
-    use std::os::unix::fs::symlink;
+/// The two small images the corpus is cut from: a JPEG and a PNG of 48×32.
+struct Samples {
+    jpeg: Vec<u8>,
+    png: Vec<u8>,
+}
 
+/// Writes the corpus under `root`.
+pub fn write(root: &Path) -> Corpus {
     let mut rng = ChaCha8Rng::seed_from_u64(0xC0_4205);
     let data = root.join("data");
-    let jpeg = encode(DynamicImage::ImageRgb8(photo(48, 32, 1)), ImageFormat::Jpeg);
-    let png = encode(DynamicImage::ImageRgb8(photo(48, 32, 2)), ImageFormat::Png);
+    let samples = Samples {
+        jpeg: encode(DynamicImage::ImageRgb8(photo(48, 32, 1)), ImageFormat::Jpeg),
+        png: encode(DynamicImage::ImageRgb8(photo(48, 32, 2)), ImageFormat::Png),
+    };
+    let (a, odd) = plain(&data, &samples);
+    // train/b: every flavour the pipeline must load, then the hostile files.
+    let mut b = Writer::new(data.join("train/b"));
+    let bomb = flavours(&mut b, &samples);
+    hostile(&mut b, &mut rng, root, &samples, &bomb);
+    let (va, vb) = validation(&data, &samples);
+    let flip_files = bit_flips(&root.join("flips").join("x"), &mut rng, &samples);
 
-    // train/a: plain valid images.
+    let mut train_skips = BTreeMap::new();
+    merge(&mut train_skips, a.skips);
+    merge(&mut train_skips, odd.skips);
+    merge(&mut train_skips, b.skips);
+    let mut val_skips = BTreeMap::new();
+    merge(&mut val_skips, va.skips);
+    merge(&mut val_skips, vb.skips);
+    Corpus {
+        data,
+        flips: root.join("flips"),
+        train_valid: a.valid + odd.valid + b.valid,
+        train_skips,
+        val_valid: va.valid + vb.valid,
+        val_skips,
+        flip_files,
+    }
+}
+
+/// `train/a`: plain valid images; a class folder whose name is not UTF-8, holding a file whose
+/// name is not UTF-8 either.
+fn plain(data: &Path, samples: &Samples) -> (Writer, Writer) {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+
+    let Samples { jpeg, png } = samples;
     let mut a = Writer::new(data.join("train/a"));
     for i in 0..4u32 {
         let img = DynamicImage::ImageRgb8(photo(40, 30, i + 10));
@@ -128,42 +176,31 @@ pub fn write(root: &Path) -> Corpus {
         );
         a.valid(&format!("a{i}.png"), &encode(img, ImageFormat::Png));
     }
-    // A class folder whose name is not UTF-8, holding a file whose name is not UTF-8 either.
     let mut odd = Writer::new(data.join("train").join(OsStr::from_bytes(b"cl\xffss")));
-    std::fs::write(odd.dir.join(OsStr::from_bytes(b"\xfe\xff.jpg")), &jpeg).expect("write");
+    std::fs::write(odd.dir.join(OsStr::from_bytes(b"\xfe\xff.jpg")), jpeg).expect("write");
     odd.valid += 1;
-    odd.valid("plain.png", &png);
+    odd.valid("plain.png", png);
+    (a, odd)
+}
 
-    // train/b: every flavour the pipeline must load, then the hostile files.
-    let mut b = Writer::new(data.join("train/b"));
+/// Every flavour of valid image the pipeline must load, into `b`; returns the PNG that inflates
+/// 36 MB (the decompression bomb's body).
+fn flavours(b: &mut Writer, samples: &Samples) -> Vec<u8> {
+    let Samples { jpeg, png } = samples;
     let rgb = DynamicImage::ImageRgb8(photo(33, 21, 3));
-    b.valid(
-        "gray8.png",
-        &encode(DynamicImage::ImageLuma8(rgb.to_luma8()), ImageFormat::Png),
-    );
-    b.valid(
-        "gray16.png",
-        &encode(DynamicImage::ImageLuma16(rgb.to_luma16()), ImageFormat::Png),
-    );
-    b.valid(
-        "gray-alpha.png",
-        &encode(
+    for (name, image) in [
+        ("gray8.png", DynamicImage::ImageLuma8(rgb.to_luma8())),
+        ("gray16.png", DynamicImage::ImageLuma16(rgb.to_luma16())),
+        (
+            "gray-alpha.png",
             DynamicImage::ImageLumaA8(rgb.to_luma_alpha8()),
-            ImageFormat::Png,
         ),
-    );
-    b.valid(
-        "rgba8.png",
-        &encode(DynamicImage::ImageRgba8(rgb.to_rgba8()), ImageFormat::Png),
-    );
-    b.valid(
-        "rgb16.png",
-        &encode(DynamicImage::ImageRgb16(rgb.to_rgb16()), ImageFormat::Png),
-    );
-    b.valid(
-        "rgba16.png",
-        &encode(DynamicImage::ImageRgba16(rgb.to_rgba16()), ImageFormat::Png),
-    );
+        ("rgba8.png", DynamicImage::ImageRgba8(rgb.to_rgba8())),
+        ("rgb16.png", DynamicImage::ImageRgb16(rgb.to_rgb16())),
+        ("rgba16.png", DynamicImage::ImageRgba16(rgb.to_rgba16())),
+    ] {
+        b.valid(name, &encode(image, ImageFormat::Png));
+    }
     b.valid("palette8-trns.png", &palette_png(13, 9, 8, true));
     b.valid("palette4.png", &palette_png(13, 9, 4, false));
     b.valid(
@@ -208,24 +245,24 @@ pub fn write(root: &Path) -> Corpus {
         b.valid(&format!("tail-cut-{cut}.png"), &png[..png.len() - cut]);
     }
     // A PNG inflating 36 MB from a few KB, under the pixel limit: it loads (within bounded memory).
-    let bomb = encode(
-        DynamicImage::ImageLuma8(image::GrayImage::new(6000, 6000)),
-        ImageFormat::Png,
-    );
+    let bomb = blank_png(6000, 6000);
     assert!(
         bomb.len() < 1 << 20,
         "the bomb compresses: {} bytes",
         bomb.len()
     );
     b.valid("inflates-36mb.png", &bomb);
-    b.valid(
-        "aspect-50.png",
-        &encode(
-            DynamicImage::ImageLuma8(image::GrayImage::new(1, 50)),
-            ImageFormat::Png,
-        ),
-    );
+    b.valid("aspect-50.png", &blank_png(1, 50));
+    bomb
+}
 
+/// The hostile files, into `b`: each must be skipped for the reason it is counted under.
+fn hostile(b: &mut Writer, rng: &mut ChaCha8Rng, root: &Path, samples: &Samples, bomb: &[u8]) {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::fs::symlink;
+
+    let Samples { jpeg, png } = samples;
     // Empty files.
     b.bad("empty.jpg", b"", "empty");
     b.bad("empty.png", b"", "empty");
@@ -271,23 +308,23 @@ pub fn write(root: &Path) -> Corpus {
     )
     .expect("write");
     b.expect("not_an_image");
-    b.bad("really-a-png.jpg", &png, "wrong_extension");
-    b.bad("really-a-jpeg.png", &jpeg, "wrong_extension");
+    b.bad("really-a-png.jpg", png, "wrong_extension");
+    b.bad("really-a-jpeg.png", jpeg, "wrong_extension");
     // A decompression bomb: the 36 MB stream above under a header declaring 60000×60000.
     b.bad(
         "bomb-60000.png",
-        &with_png_size(&bomb, 60_000, 60_000),
+        &with_png_size(bomb, 60_000, 60_000),
         "too_large",
     );
     // Huge declared dimensions: a JPEG whose frame header says 65000×65000, a PNG 2^31-1 wide.
     b.bad(
         "huge-65000.jpg",
-        &with_jpeg_size(&jpeg, 65_000, 65_000),
+        &with_jpeg_size(jpeg, 65_000, 65_000),
         "too_large",
     );
     b.bad(
         "huge-width.png",
-        &with_png_size(&png, 0x7FFF_FFFF, 1),
+        &with_png_size(png, 0x7FFF_FFFF, 1),
         "too_large",
     );
     // Extreme aspect ratios, under the pixel limit.
@@ -299,14 +336,7 @@ pub fn write(root: &Path) -> Corpus {
         ),
         "aspect_ratio",
     );
-    b.bad(
-        "strip-51x1.png",
-        &encode(
-            DynamicImage::ImageLuma8(image::GrayImage::new(51, 1)),
-            ImageFormat::Png,
-        ),
-        "aspect_ratio",
-    );
+    b.bad("strip-51x1.png", &blank_png(51, 1), "aspect_ratio");
     // Not regular files: a FIFO (opening it would block forever), a link to /dev/zero (reading
     // it would never end). A directory named like an image is not listed at all.
     let fifo = b.path("fifo.jpg");
@@ -332,11 +362,14 @@ pub fn write(root: &Path) -> Corpus {
     for _ in 0..4 {
         b.expect("unreadable");
     }
+}
 
-    // val: valid images and the 1×4,000,000 strip.
+/// `val/`: valid images and the 1×4,000,000 strip.
+fn validation(data: &Path, samples: &Samples) -> (Writer, Writer) {
+    let Samples { jpeg, png } = samples;
     let mut va = Writer::new(data.join("val/a"));
-    va.valid("v0.jpg", &jpeg);
-    va.valid("v1.png", &png);
+    va.valid("v0.jpg", jpeg);
+    va.valid("v1.png", png);
     let mut vb = Writer::new(data.join("val/b"));
     vb.valid(
         "v2.png",
@@ -347,18 +380,19 @@ pub fn write(root: &Path) -> Corpus {
     );
     vb.bad(
         "strip-1x4000000.png",
-        &encode(
-            DynamicImage::ImageLuma8(image::GrayImage::new(1, 4_000_000)),
-            ImageFormat::Png,
-        ),
+        &blank_png(1, 4_000_000),
         "aspect_ratio",
     );
     vb.bad("truncated.jpg", &jpeg[..jpeg.len() / 2], "truncated");
+    (va, vb)
+}
 
-    // flips: JPEG bit flips and JPEG signatures followed by random bytes.
-    let flips = root.join("flips").join("x");
-    std::fs::create_dir_all(&flips).expect("mkdir");
-    let scan = jpeg_scan_start(&jpeg);
+/// `flips/x/`: JPEG bit flips in headers and scans, PNG bit flips in pixel data, JPEG signatures
+/// followed by random bytes; returns how many files it wrote.
+fn bit_flips(flips: &Path, rng: &mut ChaCha8Rng, samples: &Samples) -> u64 {
+    let Samples { jpeg, png } = samples;
+    std::fs::create_dir_all(flips).expect("mkdir");
+    let scan = jpeg_scan_start(jpeg);
     let mut flip_files = 0;
     for k in 0..16 {
         let (lo, hi, kind) = if k % 2 == 0 {
@@ -389,362 +423,5 @@ pub fn write(root: &Path) -> Corpus {
             .expect("write");
         flip_files += 1;
     }
-
-    let mut train_skips = BTreeMap::new();
-    merge(&mut train_skips, a.skips);
-    merge(&mut train_skips, odd.skips);
-    merge(&mut train_skips, b.skips);
-    let mut val_skips = BTreeMap::new();
-    merge(&mut val_skips, va.skips);
-    merge(&mut val_skips, vb.skips);
-    Corpus {
-        data,
-        flips: root.join("flips"),
-        train_valid: a.valid + odd.valid + b.valid,
-        train_skips,
-        val_valid: va.valid + vb.valid,
-        val_skips,
-        flip_files,
-    }
-}
-
-// --- PNG by hand -------------------------------------------------------------------------
-
-fn crc32(parts: &[&[u8]]) -> u32 {
-    let mut crc = 0xFFFF_FFFFu32;
-    for part in parts {
-        for &byte in *part {
-            crc ^= u32::from(byte);
-            for _ in 0..8 {
-                crc = if crc & 1 == 1 {
-                    (crc >> 1) ^ 0xEDB8_8320
-                } else {
-                    crc >> 1
-                };
-            }
-        }
-    }
-    !crc
-}
-
-fn adler32(data: &[u8]) -> u32 {
-    let (mut a, mut b) = (1u32, 0u32);
-    for &byte in data {
-        a = (a + u32::from(byte)) % 65521;
-        b = (b + a) % 65521;
-    }
-    (b << 16) | a
-}
-
-/// A zlib stream of stored (uncompressed) deflate blocks.
-fn zlib_stored(data: &[u8]) -> Vec<u8> {
-    let mut out = vec![0x78, 0x01];
-    let mut blocks = data.chunks(65_535).peekable();
-    if blocks.peek().is_none() {
-        out.extend_from_slice(&[1, 0, 0, 0xFF, 0xFF]);
-    }
-    while let Some(block) = blocks.next() {
-        out.push(u8::from(blocks.peek().is_none()));
-        let len = block.len() as u16;
-        out.extend_from_slice(&len.to_le_bytes());
-        out.extend_from_slice(&(!len).to_le_bytes());
-        out.extend_from_slice(block);
-    }
-    out.extend_from_slice(&adler32(data).to_be_bytes());
-    out
-}
-
-fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
-    out.extend_from_slice(&(data.len() as u32).to_be_bytes());
-    out.extend_from_slice(kind);
-    out.extend_from_slice(data);
-    out.extend_from_slice(&crc32(&[kind, data]).to_be_bytes());
-}
-
-/// Packs samples of `depth` bits (≤ 8) MSB first, a row at a time.
-fn pack_row(samples: &[u8], depth: u8) -> Vec<u8> {
-    if depth == 8 {
-        return samples.to_vec();
-    }
-    let mut out = vec![0u8; (samples.len() * depth as usize).div_ceil(8)];
-    for (i, &s) in samples.iter().enumerate() {
-        let bit = i * depth as usize;
-        out[bit / 8] |= (s & ((1 << depth) - 1)) << (8 - depth as usize - bit % 8);
-    }
-    out
-}
-
-/// A PNG of `depth`-bit samples of colour type `color` (0 gray, 2 RGB, 3 palette; for RGB the
-/// sample function gives the value of every channel), Adam7-interlaced or not, rows unfiltered.
-fn png_from_samples(
-    w: u32,
-    h: u32,
-    depth: u8,
-    color: u8,
-    interlaced: bool,
-    extra: &[(&[u8; 4], Vec<u8>)],
-    sample: impl Fn(u32, u32) -> u8,
-) -> Vec<u8> {
-    let per_pixel = if color == 2 { 3 } else { 1 };
-    let mut raw = Vec::new();
-    let row = |xs: &mut dyn Iterator<Item = u32>, y: u32, raw: &mut Vec<u8>| {
-        let samples: Vec<u8> = xs
-            .flat_map(|x| std::iter::repeat_n(sample(x, y), per_pixel))
-            .collect();
-        raw.push(0);
-        raw.extend(pack_row(&samples, depth));
-    };
-    if interlaced {
-        for (x0, dx, y0, dy) in [
-            (0, 8, 0, 8),
-            (4, 8, 0, 8),
-            (0, 4, 4, 8),
-            (2, 4, 0, 4),
-            (0, 2, 2, 4),
-            (1, 2, 0, 2),
-            (0, 1, 1, 2),
-        ] {
-            if x0 >= w || y0 >= h {
-                continue;
-            }
-            for y in (y0..h).step_by(dy) {
-                row(&mut (x0..w).step_by(dx as usize), y, &mut raw);
-            }
-        }
-    } else {
-        for y in 0..h {
-            row(&mut (0..w), y, &mut raw);
-        }
-    }
-    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
-    let mut ihdr = Vec::new();
-    ihdr.extend_from_slice(&w.to_be_bytes());
-    ihdr.extend_from_slice(&h.to_be_bytes());
-    ihdr.extend_from_slice(&[depth, color, 0, 0, u8::from(interlaced)]);
-    chunk(&mut out, b"IHDR", &ihdr);
-    for (kind, data) in extra {
-        chunk(&mut out, kind, data);
-    }
-    chunk(&mut out, b"IDAT", &zlib_stored(&raw));
-    chunk(&mut out, b"IEND", &[]);
-    out
-}
-
-fn raw_png(
-    w: u32,
-    h: u32,
-    depth: u8,
-    color: u8,
-    interlaced: bool,
-    sample: impl Fn(u32, u32) -> u8,
-) -> Vec<u8> {
-    png_from_samples(w, h, depth, color, interlaced, &[], sample)
-}
-
-/// An indexed-colour PNG of `depth` bits with a 16-entry palette (and transparency).
-fn palette_png(w: u32, h: u32, depth: u8, trns: bool) -> Vec<u8> {
-    let palette: Vec<u8> = (0..16u8)
-        .flat_map(|i| [i * 16, 255 - i * 16, i * 7])
-        .collect();
-    let mut extra: Vec<(&[u8; 4], Vec<u8>)> = vec![(b"PLTE", palette)];
-    if trns {
-        extra.push((b"tRNS", (0..16u8).map(|i| i * 17).collect()));
-    }
-    png_from_samples(w, h, depth, 3, false, &extra, |x, y| {
-        ((x + 3 * y) % 16) as u8
-    })
-}
-
-/// `png` with its IHDR saying `w × h` (CRC fixed).
-fn with_png_size(png: &[u8], w: u32, h: u32) -> Vec<u8> {
-    let mut out = png.to_vec();
-    out[16..20].copy_from_slice(&w.to_be_bytes());
-    out[20..24].copy_from_slice(&h.to_be_bytes());
-    let crc = crc32(&[&out[12..29]]);
-    out[29..33].copy_from_slice(&crc.to_be_bytes());
-    out
-}
-
-// --- JPEG by hand ------------------------------------------------------------------------
-
-/// The Adobe APP14 colour transform of a hand-written JPEG.
-#[derive(Clone, Copy, PartialEq)]
-enum Adobe {
-    /// No APP14 segment (1 component: gray, 3: YCbCr).
-    None,
-    /// APP14 with transform 0: four components are CMYK.
-    Cmyk,
-}
-
-struct Bits {
-    out: Vec<u8>,
-    acc: u32,
-    n: u32,
-}
-
-impl Bits {
-    fn put(&mut self, value: u32, len: u32) {
-        for i in (0..len).rev() {
-            self.acc = (self.acc << 1) | ((value >> i) & 1);
-            self.n += 1;
-            if self.n == 8 {
-                let byte = self.acc as u8;
-                self.out.push(byte);
-                if byte == 0xFF {
-                    self.out.push(0);
-                }
-                self.acc = 0;
-                self.n = 0;
-            }
-        }
-    }
-
-    fn finish(mut self) -> Vec<u8> {
-        while self.n != 0 {
-            self.put(1, 1);
-        }
-        self.out
-    }
-}
-
-/// A DC difference: its category (4-bit Huffman code: the category itself) and extra bits.
-fn put_dc(bits: &mut Bits, diff: i32) {
-    let category = 32 - diff.unsigned_abs().leading_zeros();
-    bits.put(category, 4);
-    if category > 0 {
-        let extra = if diff < 0 {
-            diff + (1 << category) - 1
-        } else {
-            diff
-        };
-        bits.put(extra as u32, category);
-    }
-}
-
-fn segment(out: &mut Vec<u8>, marker: u8, data: &[u8]) {
-    out.extend_from_slice(&[0xFF, marker]);
-    out.extend_from_slice(&((data.len() + 2) as u16).to_be_bytes());
-    out.extend_from_slice(data);
-}
-
-/// A `w × h` JPEG of one flat value per component (every 8×8 block has only its DC
-/// coefficient), baseline or progressive (a DC scan of every component, then one AC scan per
-/// component coding end-of-band runs).
-fn flat_jpeg(w: u16, h: u16, values: &[u8], adobe: Adobe, progressive: bool) -> Vec<u8> {
-    let nc = values.len();
-    let blocks = usize::from(w.div_ceil(8)) * usize::from(h.div_ceil(8));
-    let mut out = vec![0xFF, 0xD8];
-    if adobe == Adobe::Cmyk {
-        segment(
-            &mut out,
-            0xEE,
-            &[b'A', b'd', b'o', b'b', b'e', 0, 100, 0, 0, 0, 0, 0],
-        );
-    }
-    let mut dqt = vec![0u8];
-    dqt.extend([1u8; 64]);
-    segment(&mut out, 0xDB, &dqt);
-    let mut sof = vec![8];
-    sof.extend_from_slice(&h.to_be_bytes());
-    sof.extend_from_slice(&w.to_be_bytes());
-    sof.push(nc as u8);
-    for c in 0..nc {
-        sof.extend_from_slice(&[c as u8 + 1, 0x11, 0]);
-    }
-    segment(&mut out, if progressive { 0xC2 } else { 0xC0 }, &sof);
-    // DC table 0: categories 0..=11, all 4-bit codes (code = category).
-    let mut dht = vec![0x00];
-    let mut counts = [0u8; 16];
-    counts[3] = 12;
-    dht.extend_from_slice(&counts);
-    dht.extend(0..12u8);
-    // AC table 0: one 2-bit code, "00", for symbol 0x00 (end of block / a run of one block).
-    dht.push(0x10);
-    let mut counts = [0u8; 16];
-    counts[1] = 1;
-    dht.extend_from_slice(&counts);
-    dht.push(0x00);
-    segment(&mut out, 0xC4, &dht);
-    let dc = |v: u8| (i32::from(v) - 128) * 8;
-    let sos = |out: &mut Vec<u8>, comps: &[usize], ss: u8, se: u8| {
-        let mut s = vec![comps.len() as u8];
-        for &c in comps {
-            s.extend_from_slice(&[c as u8 + 1, 0x00]);
-        }
-        s.extend_from_slice(&[ss, se, 0]);
-        segment(out, 0xDA, &s);
-    };
-    let all: Vec<usize> = (0..nc).collect();
-    if progressive {
-        sos(&mut out, &all, 0, 0);
-        let mut bits = Bits {
-            out: Vec::new(),
-            acc: 0,
-            n: 0,
-        };
-        for block in 0..blocks {
-            for &v in values {
-                put_dc(&mut bits, if block == 0 { dc(v) } else { 0 });
-            }
-        }
-        out.extend(bits.finish());
-        for c in 0..nc {
-            sos(&mut out, &[c], 1, 63);
-            let mut bits = Bits {
-                out: Vec::new(),
-                acc: 0,
-                n: 0,
-            };
-            for _ in 0..blocks {
-                bits.put(0, 2);
-            }
-            out.extend(bits.finish());
-        }
-    } else {
-        sos(&mut out, &all, 0, 63);
-        let mut bits = Bits {
-            out: Vec::new(),
-            acc: 0,
-            n: 0,
-        };
-        for block in 0..blocks {
-            for &v in values {
-                put_dc(&mut bits, if block == 0 { dc(v) } else { 0 });
-                bits.put(0, 2);
-            }
-        }
-        out.extend(bits.finish());
-    }
-    out.extend_from_slice(&[0xFF, 0xD9]);
-    out
-}
-
-/// Where a JPEG's first scan's data begins.
-fn jpeg_scan_start(jpeg: &[u8]) -> usize {
-    let mut i = 2;
-    while i + 4 <= jpeg.len() {
-        let len = usize::from(u16::from_be_bytes([jpeg[i + 2], jpeg[i + 3]]));
-        if jpeg[i + 1] == 0xDA {
-            return i + 2 + len;
-        }
-        i += 2 + len;
-    }
-    jpeg.len()
-}
-
-/// `jpeg` with its frame header saying `w × h`.
-fn with_jpeg_size(jpeg: &[u8], w: u16, h: u16) -> Vec<u8> {
-    let mut out = jpeg.to_vec();
-    let mut i = 2;
-    while i + 9 <= out.len() {
-        let marker = out[i + 1];
-        let len = usize::from(u16::from_be_bytes([out[i + 2], out[i + 3]]));
-        if matches!(marker, 0xC0..=0xC2) {
-            out[i + 5..i + 7].copy_from_slice(&h.to_be_bytes());
-            out[i + 7..i + 9].copy_from_slice(&w.to_be_bytes());
-            return out;
-        }
-        i += 2 + len;
-    }
-    panic!("no frame header")
+    flip_files
 }

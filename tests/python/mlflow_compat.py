@@ -1,7 +1,7 @@
 """Drive `track daemon` with the official MLflow Python client (mlflow-skinny).
 
-Run by tests/tracker_cli.rs with MLFLOW_TRACKING_URI pointing at a daemon on 127.0.0.1. Every value
-logged is read back through the client and compared; any mismatch raises (non-zero exit). On success
+Run by tests/tracker_cli/mlflow_client.rs with MLFLOW_TRACKING_URI pointing at a daemon on
+127.0.0.1. Every value logged is read back through the client and compared; any mismatch raises (non-zero exit). On success
 the script prints one JSON object on its last stdout line describing what it logged, so the Rust test
 can check that `track query` sees the same runs.
 """

@@ -1,10 +1,11 @@
 """Drive the tracking-parity routes of `track daemon` with the official MLflow Python client.
 
-Run by tests/tracker_cli.rs with MLFLOW_TRACKING_URI pointing at a daemon on 127.0.0.1; the first
-argument says how the daemon hands out artifacts: `proxied` (the default `mlflow-artifacts:` URIs)
-or `direct` (`track daemon --no-serve-artifacts`: `file://` URIs the client writes itself). Each
-behaviour is read back through the client and compared; any mismatch raises (non-zero exit). The
-last stdout line is a JSON summary for the Rust test (what it should and should not see).
+Run by tests/tracker_cli/mlflow_client.rs with MLFLOW_TRACKING_URI pointing at a daemon on
+127.0.0.1; the first argument says how the daemon hands out artifacts: `proxied` (the default
+`mlflow-artifacts:` URIs) or `direct` (`track daemon --no-serve-artifacts`: `file://` URIs the
+client writes itself). Each behaviour is read back through the client and compared; any mismatch
+raises (non-zero exit). The last stdout line is a JSON summary for the Rust test (what it should
+and should not see).
 """
 
 import json
