@@ -1,4 +1,5 @@
-//! `track daemon`: serves the MLflow-compatible tracking API over a SQLite store.
+//! `track daemon`: serves the MLflow-compatible tracking API over a SQLite store, and the web
+//! dashboard at `/` on the same address.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -115,7 +116,8 @@ pub fn run(args: DaemonArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         }
         if !global.quiet {
             eprintln!(
-                "track daemon: serving {} on http://{bound} (artifacts in {})",
+                "track daemon: serving {} on http://{bound} (artifacts in {}); dashboard: \
+                 http://{bound}/",
                 db.display(),
                 root_uri.unwrap_or_else(|| store.artifact_root().display().to_string())
             );

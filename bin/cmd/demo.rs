@@ -1,6 +1,6 @@
 //! `track demo`: on the bundled data, a baseline (no augmentation, no dropout, no weight decay,
 //! no early stopping) and a regularized run; then both analyses, the comparison, how the cure did
-//! against the baseline in standard errors, and the plot.
+//! against the baseline in standard errors, the plot, and how to open the runs in the dashboard.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -220,5 +220,59 @@ pub fn run(args: DemoArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         args.experiment,
         started.elapsed().as_secs_f64()
     )?;
+    if let Some((run, _)) = loaded.first() {
+        writeln!(out, "{}", dashboard_hint(&uri, &run.info.experiment_id))?;
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// How to open the demo's runs in the web dashboard: the daemon's own page when the runs went
+/// to a daemon, else the `track daemon` command that serves the database, and the page then.
+pub fn dashboard_hint(uri: &str, experiment_id: &str) -> String {
+    let uri = uri.trim();
+    if uri.starts_with("http://") || uri.starts_with("https://") {
+        format!(
+            "dashboard: open {}/#/experiments/{experiment_id}",
+            uri.trim_end_matches('/')
+        )
+    } else {
+        // Quoted for a POSIX shell when the path has anything but plain characters.
+        let plain = |c: char| c.is_ascii_alphanumeric() || "/._-:+@%=,".contains(c);
+        let arg = if uri.chars().all(plain) {
+            uri.to_string()
+        } else {
+            format!("'{}'", uri.replace('\'', "'\\''"))
+        };
+        format!(
+            "dashboard: run `track daemon --tracking-uri {arg}`, then open \
+             http://{}/#/experiments/{experiment_id}",
+            tracker::api::DEFAULT_ADDR
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::dashboard_hint;
+
+    #[test]
+    fn the_dashboard_hint_opens_a_daemons_runs_directly() {
+        assert_eq!(
+            dashboard_hint("http://10.0.0.5:5055/", "3"),
+            "dashboard: open http://10.0.0.5:5055/#/experiments/3"
+        );
+    }
+
+    #[test]
+    fn the_dashboard_hint_serves_a_database_first_quoting_its_path() {
+        assert_eq!(
+            dashboard_hint("runs/track.db", "1"),
+            "dashboard: run `track daemon --tracking-uri runs/track.db`, then open \
+             http://127.0.0.1:5055/#/experiments/1"
+        );
+        assert!(
+            dashboard_hint("/tmp/my runs/it's.db", "1")
+                .contains("--tracking-uri '/tmp/my runs/it'\\''s.db'`")
+        );
+    }
 }

@@ -4,9 +4,9 @@
 use std::collections::BTreeMap;
 
 use anyhow::Context;
-use tracker::analysis::{self, Analysis, AnalysisConfig, CompareInput, Comparison, Monitor, Role};
+use tracker::analysis::{self, Analysis, AnalysisConfig, Comparison, Monitor, Role};
 use tracker::client::Client;
-use tracker::entities::{Run, TAG_RUN_NAME};
+use tracker::entities::Run;
 
 /// How runs are read: metric names and the monitored metric (shared by analyze, compare, plot).
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -57,16 +57,7 @@ impl MetricArgs {
 
 /// A run's display name: its `mlflow.runName` tag or name, else its id.
 pub fn display_name(run: &Run) -> String {
-    let name = run
-        .data
-        .tag(TAG_RUN_NAME)
-        .filter(|n| !n.is_empty())
-        .unwrap_or(&run.info.run_name);
-    if name.is_empty() {
-        run.info.run_id.clone()
-    } else {
-        name.to_string()
-    }
+    analysis::display_name(run)
 }
 
 /// Finds run `run` (id or unique name) and analyses it.
@@ -83,28 +74,7 @@ pub fn load(
     Ok((found, analysis))
 }
 
-/// The comparison of loaded runs.
+/// The comparison of loaded runs ([`analysis::compare_runs`], shared with the dashboard).
 pub fn comparison(loaded: &[(Run, Analysis)]) -> Comparison {
-    let names: Vec<String> = loaded.iter().map(|(run, _)| display_name(run)).collect();
-    let params: Vec<BTreeMap<String, String>> = loaded
-        .iter()
-        .map(|(run, _)| {
-            run.data
-                .params
-                .iter()
-                .map(|p| (p.key.clone(), p.value.clone()))
-                .collect()
-        })
-        .collect();
-    let inputs: Vec<CompareInput<'_>> = loaded
-        .iter()
-        .zip(&names)
-        .zip(&params)
-        .map(|(((_, analysis), name), params)| CompareInput {
-            name,
-            params,
-            analysis,
-        })
-        .collect();
-    analysis::compare(&inputs)
+    analysis::compare_runs(loaded)
 }

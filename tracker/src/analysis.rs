@@ -8,12 +8,15 @@
 //!
 //! ```text
 //! Store / Client ──RunSource──► record_of ──► RunRecord ──► analyze (insight) ──► Analysis
+//! (Run, Analysis) pairs ──► compare_runs ──► Comparison (`track compare`, the dashboard)
 //! ```
 
 pub use insight::analysis::*;
 
 use crate::client::Client;
-use crate::entities::{Metric, Run};
+use std::collections::BTreeMap;
+
+use crate::entities::{Metric, Run, TAG_RUN_NAME};
 use crate::error::{Error, Result};
 use crate::store::Store;
 
@@ -72,6 +75,47 @@ pub fn analyze_stored_run(
     config: &AnalysisConfig,
 ) -> Result<Analysis> {
     Ok(analyze(&record_from_store(source, run_id)?, config)?)
+}
+
+/// A run's display name: its `mlflow.runName` tag or name, else its id.
+pub fn display_name(run: &Run) -> String {
+    let name = run
+        .data
+        .tag(TAG_RUN_NAME)
+        .filter(|n| !n.is_empty())
+        .unwrap_or(&run.info.run_name);
+    if name.is_empty() {
+        run.info.run_id.clone()
+    } else {
+        name.to_string()
+    }
+}
+
+/// The comparison of analysed runs (see [`compare`]): each named by [`display_name`], with its
+/// params; what `track compare --json` prints and the dashboard's compare page shows.
+pub fn compare_runs(loaded: &[(Run, Analysis)]) -> Comparison {
+    let names: Vec<String> = loaded.iter().map(|(run, _)| display_name(run)).collect();
+    let params: Vec<BTreeMap<String, String>> = loaded
+        .iter()
+        .map(|(run, _)| {
+            run.data
+                .params
+                .iter()
+                .map(|p| (p.key.clone(), p.value.clone()))
+                .collect()
+        })
+        .collect();
+    let inputs: Vec<CompareInput<'_>> = loaded
+        .iter()
+        .zip(&names)
+        .zip(&params)
+        .map(|(((_, analysis), name), params)| CompareInput {
+            name,
+            params,
+            analysis,
+        })
+        .collect();
+    compare(&inputs)
 }
 
 /// An analysis or plot error as the tracker reports it: a bad input is an invalid parameter

@@ -21,6 +21,8 @@
 //! - wire (how runs arrive and leave over HTTP):
 //!   - [`api`]: the daemon, MLflow's tracking REST API over a store;
 //!   - [`client`]: the same API from the caller's side, or an embedded store;
+//!   - [`dashboard`]: the web dashboard the daemon serves at `/` (embedded page and assets,
+//!     login, and the JSON its pages read: runs tables, downsampled series, comparisons);
 //! - insight (what the runs say):
 //!   - [`analysis`]: stored runs read into the pure `insight` crate's analysis (verdicts,
 //!     causes, comparisons), re-exported here;
@@ -53,6 +55,7 @@
 pub mod analysis;
 pub mod api;
 pub mod client;
+pub mod dashboard;
 pub mod entities;
 pub mod error;
 pub mod export;

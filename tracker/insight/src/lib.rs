@@ -13,6 +13,8 @@
 //! - [`table`]: rows under named columns, written as an aligned text table, CSV or JSON (the
 //!   comparison's table; the CLI's run tables).
 //! - [`plot`]: analyses drawn as training curves (PNG or SVG).
+//! - [`downsample`]: long series thinned for drawing (min/max buckets), as the dashboard's
+//!   charts get them.
 //! - [`error`]: the crate's error type.
 //!
 //! ```
@@ -27,6 +29,7 @@
 #![warn(missing_docs)]
 
 pub mod analysis;
+pub mod downsample;
 pub mod error;
 pub mod plot;
 pub mod table;

@@ -303,6 +303,19 @@ pub(crate) async fn download(
         Ok((file, length, target))
     })
     .await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/octet-stream".to_string()),
+            (header::CONTENT_LENGTH, length.to_string()),
+        ],
+        file_body(file, length, target),
+    )
+        .into_response())
+}
+
+/// The body of a download: the first `length` bytes of `file` (at `target`, for the log),
+/// read in chunks by a blocking task (the dashboard's `/get-artifact` streams the same way).
+pub(crate) fn file_body(file: std::fs::File, length: u64, target: PathBuf) -> Body {
     let (send, receive) = tokio::sync::mpsc::channel(CHUNKS_IN_FLIGHT);
     tokio::task::spawn_blocking(move || {
         // No more than the length announced, should the file grow meanwhile.
@@ -327,14 +340,7 @@ pub(crate) async fn download(
             }
         }
     });
-    Ok((
-        [
-            (header::CONTENT_TYPE, "application/octet-stream".to_string()),
-            (header::CONTENT_LENGTH, length.to_string()),
-        ],
-        Body::new(ChunkedFile(receive)),
-    )
-        .into_response())
+    Body::new(ChunkedFile(receive))
 }
 
 /// `GET /api/2.0/mlflow-artifacts/artifacts?path=<exp>/<run>/artifacts[/sub]`:

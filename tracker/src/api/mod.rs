@@ -3,7 +3,8 @@
 //! Routes follow `docs/mlflow-wire.md` (the official MLflow client logs to this daemon
 //! unchanged): `/api/2.0/mlflow/{experiments,runs,metrics,artifacts}/...`, the `mlflow-artifacts`
 //! upload, download and list routes (only for a store with [`ArtifactUris::Served`](crate::store::ArtifactUris::Served)), the same
-//! under `/ajax-api/2.0/` (MLflow's web UI prefix), `GET /health` and `GET /version`. Requests
+//! under `/ajax-api/2.0/` (MLflow's web UI prefix), `GET /health` and `GET /version`; and the
+//! web dashboard at `/` with its JSON routes (see [`crate::dashboard`]). Requests
 //! are validated as MLflow's server validates them (`request`: a field of the wrong JSON type
 //! is a 400 with MLflow's message). Errors are MLflow's JSON (`{"error_code", "message"}`)
 //! with MLflow's HTTP statuses, mapped once in [`ApiError`]; a client mistake is a 4xx, never
@@ -11,7 +12,8 @@
 //!
 //! # Data flow
 //! ```text
-//! TCP (TCP_NODELAY; hyper HTTP/1, header-read timeout) ─► auth (Bearer, when a token is set)
+//! TCP (TCP_NODELAY; hyper HTTP/1, header-read timeout) ─► auth (Bearer or the dashboard's
+//!   cookie, when a token is set; a page without it gets the login form)
 //!   ─► timeout ─► body limit (artifacts: streamed to disk, 413 over the limit) ─► handler
 //!   handler ─► spawn_blocking ─► Store (reads: pooled connections; writes: the writer thread,
 //!   acknowledged after commit) ─► JSON response
@@ -48,6 +50,8 @@ use crate::error::{Error, Result};
 use crate::store::Store;
 
 pub use answer::{ApiError, http_status};
+pub(crate) use artifacts::file_body;
+pub(crate) use routes::constant_time_eq;
 
 /// The address `track daemon` binds when none is given.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:5055";
@@ -144,6 +148,8 @@ pub(crate) struct AppState {
     pub(crate) export_dir: Option<PathBuf>,
     /// Largest artifact upload, bytes.
     pub(crate) max_artifact_bytes: usize,
+    /// The dashboard's analysis gists of finished runs.
+    pub(crate) analyses: crate::dashboard::AnalysisCache,
 }
 
 /// The `--export-dir` hook: re-exports one experiment's active runs as Parquet under `dir`
@@ -173,6 +179,7 @@ pub async fn serve(
         token: config.token.clone(),
         export_dir: config.export_dir.clone(),
         max_artifact_bytes: config.max_artifact_bytes,
+        analyses: crate::dashboard::AnalysisCache::default(),
     });
     let app = routes::router(state, &config);
     // hyper's HTTP/1 server directly (axum's `serve` sets no header-read timeout, so a client

@@ -1,6 +1,6 @@
-//! The daemon's routes, in one table, and what stands before every handler: bearer-token
-//! authentication, the request timeout, body limits, and JSON answers for unknown routes and
-//! methods.
+//! The daemon's routes, in one table, and what stands before every handler: token
+//! authentication (Bearer, or the dashboard's cookie; a page or asset without it gets the login
+//! form), the request timeout, body limits, and JSON answers for unknown routes and methods.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -78,7 +78,8 @@ pub(crate) fn router(state: Arc<AppState>, config: &DaemonConfig) -> Router {
         .route(
             "/api/2.0/gapwatch/runs/analysis",
             get(handlers::get_run_analysis),
-        );
+        )
+        .merge(crate::dashboard::routes());
     // The proxy only when clients get `mlflow-artifacts:` URIs: with `--no-serve-artifacts`
     // (file:// or bucket URIs) these routes are unknown, as on `mlflow server`.
     if *state.store.artifact_uris() == ArtifactUris::Served {
@@ -99,9 +100,21 @@ pub(crate) fn router(state: Arc<AppState>, config: &DaemonConfig) -> Router {
         .with_state(state)
 }
 
+/// Largest body read (and dropped) before answering an unknown route: a client that sends a
+/// small body with its request then reads the 404 instead of a connection reset.
+const UNKNOWN_ROUTE_DRAIN_BYTES: usize = 1024 * 1024;
+
 async fn not_found(request: Request) -> Response {
     let message = format!("No endpoint {} {}", request.method(), request.uri().path());
+    drain(request).await;
     error_response(StatusCode::NOT_FOUND, ErrorCode::EndpointNotFound, &message)
+}
+
+/// Reads and drops up to [`UNKNOWN_ROUTE_DRAIN_BYTES`] of a request's body. Answering before
+/// the body is read makes hyper close the connection under a client still sending it, which
+/// the client sees as "peer disconnected" rather than the answer.
+async fn drain(request: Request) {
+    let _ = axum::body::to_bytes(request.into_body(), UNKNOWN_ROUTE_DRAIN_BYTES).await;
 }
 
 async fn method_not_allowed(request: Request) -> Response {
@@ -110,6 +123,7 @@ async fn method_not_allowed(request: Request) -> Response {
         request.method(),
         request.uri().path()
     );
+    drain(request).await;
     error_response(
         StatusCode::METHOD_NOT_ALLOWED,
         ErrorCode::BadRequest,
@@ -123,17 +137,32 @@ async fn authenticate(
     next: Next,
 ) -> Response {
     if let Some(token) = &state.token {
-        let given = request
+        let path = request.uri().path();
+        // The login form and logout need no token (they check or clear it themselves).
+        let open = path == "/login" || path == "/logout";
+        let bearer = request
             .headers()
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(bearer_token)
             .unwrap_or("");
-        if !constant_time_eq(given.as_bytes(), token.as_bytes()) {
+        let cookie = crate::dashboard::cookie_token(request.headers()).unwrap_or_default();
+        let given = constant_time_eq(bearer.as_bytes(), token.as_bytes())
+            | constant_time_eq(cookie.as_bytes(), token.as_bytes());
+        if !open && !given {
+            if crate::dashboard::is_page(path)
+                && matches!(
+                    *request.method(),
+                    axum::http::Method::GET | axum::http::Method::HEAD
+                )
+            {
+                return crate::dashboard::login_page(StatusCode::UNAUTHORIZED, false);
+            }
             return error_response(
                 StatusCode::UNAUTHORIZED,
                 ErrorCode::Unauthenticated,
-                "missing or wrong bearer token (Authorization: Bearer <token>)",
+                "missing or wrong token (Authorization: Bearer <token>, or the dashboard's \
+                 login cookie)",
             );
         }
     }
@@ -149,6 +178,7 @@ fn bearer_token(value: &str) -> Option<&str> {
         .then(|| token.trim_start_matches(' '))
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+/// Whether `a` equals `b`, in a time that depends on their lengths only.
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

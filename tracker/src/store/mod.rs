@@ -36,13 +36,16 @@
 //! - `write`, `experiments`, `inputs`: the writes, as SQL on the writer's connection;
 //! - `files`, `artifacts`: atomic files, and where a run's artifacts live;
 //! - `compile`: the query language compiled to SQL with bound parameters;
-//! - `search`, `read`: searches and reads, as SQL on pooled read connections.
+//! - `search`, `read`: searches and reads, as SQL on pooled read connections;
+//! - `page`: the dashboard's reads (a page of runs with their count, an experiment's keys, a
+//!   metric's points after a step).
 
 mod artifacts;
 mod compile;
 mod experiments;
 mod files;
 mod inputs;
+mod page;
 mod read;
 mod requests;
 mod schema;
@@ -65,6 +68,7 @@ use artifacts::{
 use writer::Pending;
 
 pub use files::temp_file_in;
+pub use page::{ExperimentKeys, RunsPage};
 pub use requests::{
     ArtifactUris, CreateRun, RunMetric, SearchExperiments, SearchRuns, StoreOptions,
 };

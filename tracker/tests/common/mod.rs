@@ -5,6 +5,8 @@
 //! Each test binary uses only some of these, hence `dead_code` is allowed here.
 #![allow(dead_code)]
 
+pub mod dashboard;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
