@@ -4,6 +4,10 @@
 # The compatibility and export tests drive the official MLflow Python client, pandas, polars,
 # pyarrow and DuckDB, so this first makes sure `.venv/` (in the workspace root) holds them, then
 # points the tests at it through GAPWATCH_TEST_PYTHON and runs `cargo test --workspace`.
+#
+# The dashboard's browser tests (tests/dashboard) drive a headless Chromium through chromedriver:
+# Debian's `chromium` and `chromium-driver` packages (.ci/run installs them). Without them those
+# tests fail, naming the packages; this says so up front.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -29,6 +33,13 @@ if [[ ! -f "$stamp" ]] || [[ "$(cat "$stamp")" != "${requirements[*]}" ]]; then
     echo "scripts/test.sh: installing ${requirements[*]}" >&2
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "${requirements[@]}"
     printf '%s' "${requirements[*]}" > "$stamp"
+fi
+
+chromedriver="${GAPWATCH_TEST_CHROMEDRIVER:-/usr/bin/chromedriver}"
+chromium="${GAPWATCH_TEST_CHROMIUM:-/usr/bin/chromium}"
+if [[ ! -x "$chromedriver" || ! -x "$chromium" ]]; then
+    echo "scripts/test.sh: no $chromium or $chromedriver: the dashboard's browser tests will fail;" \
+        "install Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)" >&2
 fi
 
 export GAPWATCH_TEST_PYTHON="$venv/bin/python"

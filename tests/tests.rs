@@ -15,12 +15,14 @@
 //! - `analysis_corpus`: `track analyze` on the corpus of learning curves of known character;
 //! - `format_cli`: `--format table|csv|json` (and `--json`) on every command that prints results;
 //! - `query_cli`: `track query`'s default columns and `--columns`;
-//! - `config_cli`: `track pipeline --config FILE --set KEY=VALUE`.
+//! - `config_cli`: `track pipeline --config FILE --set KEY=VALUE`;
+//! - `dashboard`: the web dashboard `track daemon` serves, in a real headless Chromium.
 
 mod analysis_cli;
 mod analysis_corpus;
 mod checkpoint_cli;
 mod config_cli;
+mod dashboard;
 mod export_cli;
 mod format_cli;
 mod hostile_images;

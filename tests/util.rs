@@ -1,7 +1,9 @@
 //! What every module of the root test binary shares: the `track` binary as a [`Command`] with no
 //! `TRACK_*`, `MLFLOW_*` or `GAPWATCH_*` variable inherited from the test's environment (a test
 //! that needs one sets it explicitly), its JSON output, the bundled data, the Python test venv,
-//! and a real `track daemon` on 127.0.0.1 that reports its address through `--addr-file`.
+//! a real `track daemon` on 127.0.0.1 that reports its address through `--addr-file`, a process
+//! tied to the test binary's lifetime (for fixtures held by statics), and cargo's target
+//! directory (where tests leave files for a person to look at).
 
 use std::ffi::OsStr;
 use std::fs::File;
@@ -222,4 +224,49 @@ impl Drop for Daemon {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// `command` (program, arguments, environment and working directory) run under `sh`, which
+/// SIGTERMs it when this test process exits however it exits: `sh` keeps the read end of a pipe
+/// whose write end only this process holds (the child's stdin), and kills the command when that
+/// pipe closes. For a fixture held by a static, which Rust never drops. `sh` exits with the
+/// command's status when the command exits first.
+pub(crate) fn tied_to_this_process(command: &Command) -> Command {
+    const SCRIPT: &str = r#"exec 3<&0
+"$@" 3<&- </dev/null &
+child=$!
+{ while read -r _ <&3; do :; done; kill "$child"; } 2>/dev/null &
+wait "$child""#;
+    let mut tied = Command::new("sh");
+    tied.args(["-c", SCRIPT, "sh"])
+        .arg(command.get_program())
+        .args(command.get_args())
+        .stdin(Stdio::piped());
+    for (name, value) in command.get_envs() {
+        match value {
+            Some(value) => tied.env(name, value),
+            None => tied.env_remove(name),
+        };
+    }
+    if let Some(dir) = command.get_current_dir() {
+        tied.current_dir(dir);
+    }
+    tied
+}
+
+/// Where cargo writes build outputs: `CARGO_TARGET_DIR`, else the directory two levels above
+/// the `track` binary under test (`target/debug/track`).
+pub(crate) fn target_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
+        let dir = PathBuf::from(dir);
+        return if dir.is_absolute() {
+            dir
+        } else {
+            repo().join(dir)
+        };
+    }
+    Path::new(TRACK)
+        .ancestors()
+        .nth(2)
+        .map_or_else(|| repo().join("target"), Path::to_path_buf)
 }
