@@ -210,3 +210,59 @@ fn get_artifact_downloads_a_file_and_refuses_paths_that_climb_out() {
         );
     }
 }
+
+#[test]
+fn the_analysis_for_a_page_keeps_the_first_and_last_epochs_the_best_and_the_onset() {
+    let dash = dash();
+    let exp = dash.store.get_or_create_experiment("rows").expect("exp");
+    let id = dash.run(
+        &exp,
+        "overfit",
+        &[],
+        &[("train_loss", &OVERFIT_TRAIN), ("val_loss", &OVERFIT_VAL)],
+    );
+    let (status, full) = dash.get("/api/2.0/gapwatch/runs/analysis", &[("run_id", &id)]);
+    assert_eq!(status, 200, "{full}");
+    let epochs = |analysis: &Value| -> Vec<i64> {
+        analysis["per_epoch"]
+            .as_array()
+            .expect("per_epoch")
+            .iter()
+            .map(|row| row["epoch"].as_i64().expect("epoch"))
+            .collect()
+    };
+    let all = epochs(&full);
+    assert_eq!(all.len(), OVERFIT_VAL.len());
+    assert!(full.get("per_epoch_total").is_none(), "unchanged without it");
+    let (best, onset) = (full["best"]["epoch"].as_i64(), full["onset_epoch"].as_i64());
+    let onset = onset.expect("the run overfits");
+
+    let (status, thin) = dash.get(
+        "/api/2.0/gapwatch/runs/analysis",
+        &[("run_id", &id), ("per_epoch_rows", "4")],
+    );
+    assert_eq!(status, 200, "{thin}");
+    assert_eq!(thin["per_epoch_total"], OVERFIT_VAL.len());
+    let n = all.len();
+    let mut expected: Vec<i64> = vec![all[0], all[1], all[n - 2], all[n - 1]];
+    expected.extend(best);
+    expected.push(onset);
+    expected.sort_unstable();
+    expected.dedup();
+    assert_eq!(epochs(&thin), expected);
+    // Everything but the table is the whole analysis.
+    let (mut full, mut thin) = (full, thin);
+    for analysis in [&mut full, &mut thin] {
+        let fields = analysis.as_object_mut().expect("object");
+        fields.remove("per_epoch");
+        fields.remove("per_epoch_total");
+    }
+    assert_eq!(full, thin);
+
+    let (status, error) = dash.get(
+        "/api/2.0/gapwatch/runs/analysis",
+        &[("run_id", &id), ("per_epoch_rows", "1")],
+    );
+    assert_eq!(status, 400, "{error}");
+    assert_eq!(error["error_code"], "INVALID_PARAMETER_VALUE");
+}

@@ -191,13 +191,33 @@ pub(crate) async fn get_run_analysis(
     State(state): State<Arc<AppState>>,
     query: QueryString,
 ) -> Reply {
-    let run_id = query_fields(query)?.run_id()?;
+    let fields = query_fields(query)?;
+    let run_id = fields.run_id()?;
+    // `per_epoch_rows=N` (the dashboard's): at most N rows of the per-epoch table, with the
+    // best epoch and the onset among them, and `per_epoch_total` saying how many there are.
+    let rows = match fields.integer("per_epoch_rows")? {
+        None => None,
+        Some(n) if n >= 2 => Some(usize::try_from(n).unwrap_or(usize::MAX)),
+        Some(n) => {
+            return Err(ApiError(Error::invalid(format!(
+                "per_epoch_rows must be at least 2, not {n}"
+            ))));
+        }
+    };
     let config = crate::analysis::AnalysisConfig::default();
-    let analysis = blocking(&state, move |store| {
+    let mut analysis = blocking(&state, move |store| {
         crate::analysis::analyze_stored_run(store, &run_id, &config)
     })
     .await?;
-    Ok(Json(to_json(analysis)?))
+    let Some(rows) = rows else {
+        return Ok(Json(to_json(analysis)?));
+    };
+    let total = analysis.thin_per_epoch(rows);
+    let mut answer = to_json(analysis)?;
+    if let Value::Object(fields) = &mut answer {
+        fields.insert("per_epoch_total".into(), json!(total));
+    }
+    Ok(Json(answer))
 }
 
 pub(crate) async fn update_run(State(state): State<Arc<AppState>>, body: Body) -> Reply {

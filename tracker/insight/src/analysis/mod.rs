@@ -203,6 +203,27 @@ pub struct Analysis {
 }
 
 impl Analysis {
+    /// Keeps at most `rows` rows of the per-epoch table (at least the best epoch and the
+    /// onset, the first and last `rows / 2` otherwise): what a page shows of a run of 100,000
+    /// epochs, without shipping all of them. Returns how many rows there were.
+    pub fn thin_per_epoch(&mut self, rows: usize) -> usize {
+        let total = self.per_epoch.len();
+        if total > rows {
+            let (head, tail) = (rows / 2, total - (rows - rows / 2));
+            let (best, onset) = (self.best.epoch, self.onset_epoch);
+            let mut index = 0;
+            self.per_epoch.retain(|row| {
+                let keep = index < head
+                    || index >= tail
+                    || row.epoch == best
+                    || Some(row.epoch) == onset;
+                index += 1;
+                keep
+            });
+        }
+        total
+    }
+
     /// The best value of the monitored metric (lower is better for loss, higher for accuracy),
     /// as a number that sorts ascending from best to worst.
     pub fn sort_key(&self) -> f64 {
