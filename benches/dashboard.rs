@@ -51,8 +51,13 @@ const CHUNK: usize = 20_000;
 /// Threads writing the large experiment (the store's writer thread commits what they queue).
 const WRITERS: usize = 8;
 /// The assets the daemon serves (`/` is `index.html`).
-const ASSETS: [&str; 6] = [
+const ASSETS: [&str; 11] = [
     "/",
+    "/assets/util.js",
+    "/assets/charts.js",
+    "/assets/page-experiments.js",
+    "/assets/page-run.js",
+    "/assets/page-compare.js",
     "/assets/app.js",
     "/assets/app.css",
     "/assets/uPlot.iife.min.js",
@@ -268,6 +273,9 @@ fn main() {
         .sample_size(10)
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(5))
+        // criterion's plots need system fonts a headless machine may lack; the figures
+        // are printed either way.
+        .without_plots()
         .configure_from_args();
     {
         let mut group = criterion.benchmark_group("dashboard");

@@ -293,6 +293,11 @@ fn the_page_and_assets_are_served_with_their_headers_and_etags() {
     for path in [
         "/",
         "/index.html",
+        "/assets/util.js",
+        "/assets/charts.js",
+        "/assets/page-experiments.js",
+        "/assets/page-run.js",
+        "/assets/page-compare.js",
         "/assets/app.js",
         "/assets/app.css",
         "/assets/uPlot.iife.min.js",

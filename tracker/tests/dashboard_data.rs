@@ -233,7 +233,10 @@ fn the_analysis_for_a_page_keeps_the_first_and_last_epochs_the_best_and_the_onse
     };
     let all = epochs(&full);
     assert_eq!(all.len(), OVERFIT_VAL.len());
-    assert!(full.get("per_epoch_total").is_none(), "unchanged without it");
+    assert!(
+        full.get("per_epoch_total").is_none(),
+        "unchanged without it"
+    );
     let (best, onset) = (full["best"]["epoch"].as_i64(), full["onset_epoch"].as_i64());
     let onset = onset.expect("the run overfits");
 

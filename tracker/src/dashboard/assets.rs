@@ -35,13 +35,45 @@ const JS: &str = "text/javascript; charset=utf-8";
 const CSS: &str = "text/css; charset=utf-8";
 const SVG: &str = "image/svg+xml";
 
-/// Every file of the dashboard, with the paths it is served at.
+/// Every file of the dashboard, with the paths it is served at: `index.html` first (the route
+/// strips its "log out" form for a daemon without a token), then the scripts in the order the
+/// page loads them (see the layout at the top of `app.js`).
 pub static ASSETS: &[Asset] = &[
     Asset {
         routes: &["/", "/index.html"],
         file: "index.html",
         content_type: HTML,
         bytes: include_bytes!("../../web/index.html"),
+    },
+    Asset {
+        routes: &["/assets/util.js"],
+        file: "util.js",
+        content_type: JS,
+        bytes: include_bytes!("../../web/util.js"),
+    },
+    Asset {
+        routes: &["/assets/charts.js"],
+        file: "charts.js",
+        content_type: JS,
+        bytes: include_bytes!("../../web/charts.js"),
+    },
+    Asset {
+        routes: &["/assets/page-experiments.js"],
+        file: "page-experiments.js",
+        content_type: JS,
+        bytes: include_bytes!("../../web/page-experiments.js"),
+    },
+    Asset {
+        routes: &["/assets/page-run.js"],
+        file: "page-run.js",
+        content_type: JS,
+        bytes: include_bytes!("../../web/page-run.js"),
+    },
+    Asset {
+        routes: &["/assets/page-compare.js"],
+        file: "page-compare.js",
+        content_type: JS,
+        bytes: include_bytes!("../../web/page-compare.js"),
     },
     Asset {
         routes: &["/assets/app.js"],

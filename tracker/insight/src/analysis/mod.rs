@@ -213,10 +213,8 @@ impl Analysis {
             let (best, onset) = (self.best.epoch, self.onset_epoch);
             let mut index = 0;
             self.per_epoch.retain(|row| {
-                let keep = index < head
-                    || index >= tail
-                    || row.epoch == best
-                    || Some(row.epoch) == onset;
+                let keep =
+                    index < head || index >= tail || row.epoch == best || Some(row.epoch) == onset;
                 index += 1;
                 keep
             });
