@@ -1,7 +1,9 @@
 //! Pipeline benchmarks: JPEG decode, the full train chain per image and its parts, the rotation
-//! alone, and batch assembly. Inputs are derived from the bundled photos (seeded crops and
+//! alone, batch assembly, and a 12-megapixel JPEG decoded at full size and at the reduced scale
+//! of `data.decode_scale = "auto"`. Inputs are derived from the bundled photos (seeded crops and
 //! rescales re-encoded as JPEG), so nothing outside the repository is needed. With
-//! `PIPELINE_BENCH_PHOTOS=DIR`, decode also measures reading and decoding the images of DIR.
+//! `PIPELINE_BENCH_PHOTOS=DIR`, decode also measures reading and decoding the images of DIR,
+//! and the 12-megapixel JPEG is made from DIR's first photo instead of a bundled one.
 
 #![allow(missing_docs)] // criterion_group! defines an undocumented pub fn.
 
@@ -13,7 +15,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use pipeline::config::{
     DataConfig, Filter, IMAGENET_MEAN, IMAGENET_STD, Interpolation, TransformSpec, ValSource,
 };
-use pipeline::decode::{self, Image};
+use pipeline::decode::{self, DecodeLimits, Image};
 use pipeline::geometry::{Rotate, rotate_into};
 use pipeline::transform::{Chain, Scratch};
 use pipeline::{Dataset, Split};
@@ -219,9 +221,101 @@ fn bench_batch(c: &mut Criterion) {
     group.finish();
 }
 
+/// A phone-sized JPEG (4032×3024, quality 90) made from a real photo: the first of
+/// `PIPELINE_BENCH_PHOTOS` (as it is when it already is 4032×3024, e.g. written by
+/// `scripts/make-large-photos.py`), else the bundled `rocket.jpg`; scaled to cover 4032×3024
+/// (Catmull-Rom), centre-cropped, and given a seeded grain of ±6 levels so that it carries
+/// about the detail of a phone photo rather than the smoothness of an enlargement.
+fn large_jpeg() -> (String, Vec<u8>) {
+    let (name, photo) = match folder_dataset() {
+        Some(dataset) => {
+            let path = dataset.samples(Split::Train)[0].display_path(&dataset);
+            let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+            let photo = image::load_from_memory(&bytes).unwrap_or_else(|e| panic!("{path}: {e}"));
+            if (photo.width(), photo.height()) == (4032, 3024) {
+                return (path, bytes);
+            }
+            (path, photo)
+        }
+        None => {
+            let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/photos/rocket.jpg");
+            (
+                "rocket.jpg".into(),
+                image::open(path).expect("bundled photo"),
+            )
+        }
+    };
+    let (w, h) = (4032u32, 3024u32);
+    let scale =
+        (f64::from(w) / f64::from(photo.width())).max(f64::from(h) / f64::from(photo.height()));
+    let (sw, sh) = (
+        ((f64::from(photo.width()) * scale).round() as u32).max(w),
+        ((f64::from(photo.height()) * scale).round() as u32).max(h),
+    );
+    let big = photo.resize_exact(sw, sh, image::imageops::FilterType::CatmullRom);
+    let mut img = big.crop_imm((sw - w) / 2, (sh - h) / 2, w, h).to_rgb8();
+    let mut rng = ChaCha8Rng::seed_from_u64(12);
+    for v in img.iter_mut() {
+        *v = (i32::from(*v) + rng.random_range(-6..=6)).clamp(0, 255) as u8;
+    }
+    let mut out = Cursor::new(Vec::new());
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90)
+        .encode_image(&img)
+        .expect("encode");
+    (name, out.into_inner())
+}
+
+/// A 4032×3024 JPEG decoded at full size and as `data.decode_scale = "auto"` decodes it for the
+/// train chain (random_resized_crop(224): 1/2) and the eval chain (resize(256): 1/8); then the
+/// decode and the train chain per sample, full and reduced (no decoded-image cache).
+fn bench_large(c: &mut Criterion) {
+    let (source, jpeg) = large_jpeg();
+    let limits = DecodeLimits::pixels(50_000_000);
+    let train = chain_of(&train_chains()[0].1);
+    let eval = chain_of("resize(size=256),center_crop(size=224)");
+    let mut group = c.benchmark_group(format!(
+        "large_jpeg ({source}, 4032x3024, {} KiB)",
+        jpeg.len() >> 10
+    ));
+    group.throughput(Throughput::Elements(1));
+    group.sample_size(10);
+    let decode_for = |chain: Option<&Chain>| {
+        let min = chain.and_then(Chain::min_decode_size);
+        decode::decode_at_least(&jpeg, None, 3, &limits, min).expect("decode")
+    };
+    for (name, chain) in [
+        ("full", None),
+        ("reduced for the train chain", Some(&train)),
+        ("reduced for the eval chain", Some(&eval)),
+    ] {
+        let img = decode_for(chain);
+        group.bench_function(
+            format!("decode/{name} ({}x{})", img.width, img.height),
+            |b| b.iter(|| black_box(decode_for(chain))),
+        );
+    }
+    let mut out = vec![0.0f32; train.sample_len()];
+    let mut scratch = Scratch::new();
+    let mut id = 0u64;
+    for (name, reduced) in [("full", false), ("reduced", true)] {
+        group.bench_function(format!("decode+train_chain/{name}"), |b| {
+            b.iter(|| {
+                id += 1;
+                let img = decode_for(reduced.then_some(&train));
+                let mut rng = pipeline::runtime::sample_rng(1, 0, id);
+                train
+                    .apply(&img, &mut rng, &mut scratch, &mut out)
+                    .expect("apply");
+                black_box(&out);
+            })
+        });
+    }
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(30);
-    targets = bench_decode, bench_chain, bench_batch
+    targets = bench_decode, bench_chain, bench_batch, bench_large
 }
 criterion_main!(benches);

@@ -84,6 +84,29 @@ fn hostile_corpus_through_track_pipeline_and_train_skips_each_file_by_reason() {
         PEAK_RSS_BOUND >> 20
     );
 
+    // Decoded at a reduced scale where the chain allows (`data.decode_scale = "auto"`, 2×2
+    // outputs: the 48×32, 24×16 and 9×20 JPEGs, progressive ones and the truncated and flipped
+    // copies included, decode at 1/8 or 1/4, CMYK ones at full size): the same files load, the
+    // same are skipped.
+    let reduced = pipeline(
+        data,
+        &[
+            "--split",
+            "train",
+            "--size",
+            "2",
+            "--set",
+            "data.decode_scale=\"auto\"",
+        ],
+        tmp.path(),
+    );
+    assert_eq!(
+        skipped(&reduced),
+        named(&corpus.train_skips),
+        "training skips by reason, reduced-scale decoding"
+    );
+    assert_eq!(reduced["samples"], corpus.train_valid);
+
     // Validation split (the eval resize): the 1×4,000,000 strip is skipped, not resized.
     let val = pipeline(data, &["--split", "val"], tmp.path());
     assert_eq!(
@@ -113,6 +136,23 @@ fn hostile_corpus_through_track_pipeline_and_train_skips_each_file_by_reason() {
             "a bit flip skipped as {reason}"
         );
     }
+    // The same at a reduced scale: nothing crashes, every file is counted.
+    let reduced = pipeline(
+        flips,
+        &[
+            "--no-val",
+            "--size",
+            "2",
+            "--set",
+            "data.decode_scale=\"auto\"",
+        ],
+        tmp.path(),
+    );
+    let reduced_skips: u64 = skipped(&reduced).values().sum();
+    assert_eq!(
+        reduced["samples"].as_u64().expect("samples") + reduced_skips,
+        corpus.flip_files
+    );
 
     // A short training run over the same folder finishes and counts the skips of its splits.
     let db = tmp.path().join("track.db");

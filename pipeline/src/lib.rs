@@ -28,12 +28,14 @@
 //! One line per module, in the order data flows through them:
 //! - [`config`]: the `[data]`, `[transforms]` and `[loader]` tables and the run seed.
 //! - [`source`]: IDX, folder and manifest listings, the split, [`Dataset`] ([`Dataset::load`]).
-//! - [`decode`]: bounded file reads and PNG/JPEG decoding into an [`decode::Image`].
+//! - [`decode`]: bounded file reads and PNG/JPEG decoding into an [`decode::Image`] (large
+//!   JPEGs at a reduced DCT scale with `data.decode_scale = "auto"`).
 //! - [`stats`]: per-channel statistics and their exact accumulator.
 //! - [`normalize`]: the (cached) statistics pass and the (mean, std) of each `normalize` setting.
 //! - [`geometry`]: resizes, crops, flips and rotations of one image.
 //! - [`color`]: colour jitter and the final normalization into `f32`.
-//! - [`transform`]: a transform chain compiled for one input shape, applied per sample.
+//! - [`transform`]: a transform chain compiled for one input shape, applied per sample; the
+//!   smallest decoded image it takes.
 //! - [`augment`]: the augmentation presets: `[transforms]` resolved into the two chains.
 //! - [`seed`]: seeds derived from parts; the per-sample augmentation RNG.
 //! - [`batch`]: the Arrow batch schema, building batches and reading them back.

@@ -2,6 +2,9 @@
 //! (geometric ops from [`crate::geometry`], colour ops from [`crate::color`]) followed by the
 //! normalization to `f32` CHW.
 //!
+//! [`min_decode_size`] (`decode_size`) is the smallest decoded image a chain takes, for
+//! `data.decode_scale = "auto"`.
+//!
 //! Images stay 8-bit HWC until the final normalization; per-worker buffers (the resizer, two
 //! spare images) are reused through [`Scratch`], so a sample allocates nothing but its output.
 
@@ -10,11 +13,14 @@ use rand::Rng;
 
 use crate::color::{ColorJitter, normalize_into};
 use crate::config::{PaddingMode, TransformSpec};
-use crate::decode::Image;
+use crate::decode::{Image, MinDecodeSize};
 use crate::error::{Error, Result};
 use crate::geometry::{
     Pad, Rotate, crop_into, hflip, random_resized_crop_box, resize_into, rotate_into, vflip,
 };
+
+mod decode_size;
+pub use decode_size::min_decode_size;
 
 /// Per-worker reusable state: the resizer and spare image buffers.
 #[derive(Default)]
@@ -60,6 +66,7 @@ pub struct Chain {
     /// Per-channel `-mean / std`.
     offset: Vec<f32>,
     out_size: (u32, u32),
+    min_decode: Option<MinDecodeSize>,
 }
 
 impl Chain {
@@ -100,18 +107,27 @@ impl Chain {
             scale.push(1.0 / (255.0 * s));
             offset.push(-m / s);
         }
+        let min_decode = min_decode_size(&specs);
         Ok(Chain {
             specs,
             channels,
             scale,
             offset,
             out_size,
+            min_decode,
         })
     }
 
     /// The transforms, in order.
     pub fn specs(&self) -> &[TransformSpec] {
         &self.specs
+    }
+
+    /// The smallest decoded image this chain takes without upsampling where a full-size decode
+    /// would not (what `data.decode_scale = "auto"` may reduce a large JPEG to); none: full
+    /// size. See [`min_decode_size`].
+    pub fn min_decode_size(&self) -> Option<&MinDecodeSize> {
+        self.min_decode.as_ref()
     }
 
     /// Output shape `[C, H, W]`.

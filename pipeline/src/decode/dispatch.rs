@@ -7,6 +7,7 @@ use super::decoded::{DecodeError, Image, SkipReason};
 use super::jpeg::decode_jpeg;
 use super::limits::DecodeLimits;
 use super::png::decode_png;
+use super::scale::MinDecodeSize;
 
 /// The format an extension promises (`jpg`, `jpeg`, `png`, case-insensitive).
 pub fn format_of_extension(ext: &str) -> Option<ImageFormat> {
@@ -41,6 +42,21 @@ pub fn decode_with(
     channels: u8,
     limits: &DecodeLimits,
 ) -> Result<Image, DecodeError> {
+    decode_at_least(bytes, expected, channels, limits, None)
+}
+
+/// [`decode_with`], except that a JPEG whose image at 1/2, 1/4 or 1/8 of its size `min`
+/// still admits is decoded at the smallest such scale, straight from its DCT coefficients
+/// (`data.decode_scale = "auto"`; see [`reduced_scale`](super::reduced_scale)); `None`, other
+/// formats, and JPEGs that jpeg-decoder cannot read decode at full size. The limits apply to
+/// the full size, and every error is classified as [`decode_with`] classifies it.
+pub fn decode_at_least(
+    bytes: &[u8],
+    expected: Option<ImageFormat>,
+    channels: u8,
+    limits: &DecodeLimits,
+    min: Option<&MinDecodeSize>,
+) -> Result<Image, DecodeError> {
     if bytes.is_empty() {
         return Err(DecodeError::new(SkipReason::Empty, "file is empty"));
     }
@@ -59,5 +75,5 @@ pub fn decode_with(
     if format == ImageFormat::Png {
         return decode_png(bytes, channels, limits);
     }
-    decode_jpeg(bytes, channels, limits)
+    decode_jpeg(bytes, channels, limits, min)
 }

@@ -1,25 +1,33 @@
 //! JPEG decoding: complete streams only (up to their end-of-image marker), header checked
-//! first; decoder errors classified into skip reasons.
+//! first; decoder errors classified into skip reasons. With a [`MinDecodeSize`], a large JPEG
+//! is decoded at a reduced DCT scale (`jpeg_reduced`), else at full size here.
 
 use std::io::Cursor;
 
 use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits};
 
 use super::decoded::{DecodeError, Image, SkipReason, convert};
+use super::jpeg_reduced::decode_jpeg_reduced;
 use super::limits::{DecodeLimits, max_alloc};
+use super::scale::MinDecodeSize;
 
 /// Decodes a JPEG once it is known to be complete, with the header checked against `limits`
-/// before the pixels are decoded.
+/// before the pixels are decoded: at the smallest DCT scale `min` admits when given (and
+/// jpeg-decoder handles the file), else at full size.
 pub(super) fn decode_jpeg(
     bytes: &[u8],
     channels: u8,
     limits: &DecodeLimits,
+    min: Option<&MinDecodeSize>,
 ) -> Result<Image, DecodeError> {
     if !jpeg_is_complete(bytes) {
         return Err(DecodeError::new(
             SkipReason::Truncated,
             "JPEG data ends before its end-of-image marker",
         ));
+    }
+    if let Some(reduced) = min.and_then(|min| decode_jpeg_reduced(bytes, channels, limits, min)) {
+        return reduced;
     }
     let mut reader = ImageReader::with_format(Cursor::new(bytes), ImageFormat::Jpeg);
     let mut decoder_limits = Limits::default();

@@ -9,18 +9,24 @@
 //!
 //! Flow: [`read_file`] (`read`) → [`decode_with`] (`dispatch`: the format) → `png` or `jpeg`,
 //! each checking [`DecodeLimits`] (`limits`) from the header → an [`Image`] or a [`DecodeError`]
-//! (`decoded`).
+//! (`decoded`). [`decode_at_least`] may decode a large JPEG at a reduced DCT scale instead
+//! (`jpeg_reduced`), the smallest one whose image a [`MinDecodeSize`] admits (`scale`).
 
 mod decoded;
 mod dispatch;
 mod jpeg;
+mod jpeg_reduced;
 mod limits;
 mod png;
 mod read;
 #[cfg(test)]
+mod reduced_tests;
+mod scale;
+#[cfg(test)]
 mod tests;
 
 pub use decoded::{DecodeError, Image, SkipReason, convert};
-pub use dispatch::{decode, decode_with, format_of_extension};
+pub use dispatch::{decode, decode_at_least, decode_with, format_of_extension};
 pub use limits::{DEFAULT_MAX_ASPECT_RATIO, DecodeLimits};
 pub use read::read_file;
+pub use scale::{DCT_SCALES, MinDecodeSize, reduced_scale, scaled_size};

@@ -144,7 +144,8 @@ pub(super) fn reader(
     });
 }
 
-/// A decode worker: decodes file bytes (and caches the outcome), passes decoded images on.
+/// A decode worker: decodes file bytes (at a reduced scale where `data.decode_scale` and the
+/// chain allow) and caches the outcome, passes decoded images on.
 pub(super) fn decoder(ctx: &StageContext, rx: Receiver<ReadItem>, tx: Sender<DecodedItem>) {
     let recv = |tally: &mut Tally| tally.recv(&rx);
     stage_loop(&ctx.shared.stages[DECODE], recv, &tx, |item| {
@@ -152,7 +153,10 @@ pub(super) fn decoder(ctx: &StageContext, rx: Receiver<ReadItem>, tx: Sender<Dec
         let image = match item.payload {
             Payload::Image(img) => Ok(img),
             Payload::Bytes(bytes) => {
-                let decoded = ctx.dataset.decode(sample, &bytes).map(Arc::new);
+                let decoded = ctx
+                    .dataset
+                    .decode_for(sample, &bytes, ctx.chain.min_decode_size())
+                    .map(Arc::new);
                 match &decoded {
                     Ok(img) => ctx.cache.insert(sample.id, CacheEntry::Image(img.clone())),
                     Err(e) => ctx.cache.insert(sample.id, CacheEntry::Bad(e.clone())),

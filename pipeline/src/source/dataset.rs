@@ -9,7 +9,7 @@ use super::listing::{IdxImages, Listing};
 use super::manifest::list_manifest;
 use super::sample::{Location, Sample, Split};
 use super::split::{seeded_subset, stratified_split};
-use crate::config::{ColorMode, DataConfig, SourceFormat, ValSource};
+use crate::config::{ColorMode, DataConfig, DecodeScale, SourceFormat, ValSource};
 use crate::decode::{self, DecodeError, Image};
 use crate::error::{Error, Result};
 use crate::stats::ChannelStats;
@@ -243,11 +243,24 @@ impl Dataset {
         }
     }
 
-    /// Decodes the bytes [`Dataset::read`] gave for `sample`, within the data config's limits.
+    /// Decodes the bytes [`Dataset::read`] gave for `sample`, within the data config's limits,
+    /// at full size.
     pub(crate) fn decode(
         &self,
         sample: &Sample,
         bytes: &[u8],
+    ) -> std::result::Result<Image, DecodeError> {
+        self.decode_for(sample, bytes, None)
+    }
+
+    /// [`Dataset::decode`] for a transform chain that takes images down to `min`: with
+    /// `data.decode_scale = "auto"`, a large JPEG is decoded at the smallest DCT scale `min`
+    /// admits ([`decode::decode_at_least`]); `None`, or `decode_scale = "full"`: full size.
+    pub(crate) fn decode_for(
+        &self,
+        sample: &Sample,
+        bytes: &[u8],
+        min: Option<&decode::MinDecodeSize>,
     ) -> std::result::Result<Image, DecodeError> {
         let expected = match &sample.location {
             Location::File(p) => p
@@ -257,7 +270,8 @@ impl Dataset {
             Location::Idx { .. } => None,
         };
         let config = self.config();
-        decode::decode_with(
+        let min = min.filter(|_| config.decode_scale == DecodeScale::Auto);
+        decode::decode_at_least(
             bytes,
             expected,
             self.channels(),
@@ -265,6 +279,7 @@ impl Dataset {
                 max_pixels: config.max_pixels,
                 max_aspect_ratio: config.max_aspect_ratio,
             },
+            min,
         )
     }
 
