@@ -50,20 +50,6 @@ const LONG_STEPS: i64 = 100_000;
 const CHUNK: usize = 20_000;
 /// Threads writing the large experiment (the store's writer thread commits what they queue).
 const WRITERS: usize = 8;
-/// The assets the daemon serves (`/` is `index.html`).
-const ASSETS: [&str; 11] = [
-    "/",
-    "/assets/util.js",
-    "/assets/charts.js",
-    "/assets/page-experiments.js",
-    "/assets/page-run.js",
-    "/assets/page-compare.js",
-    "/assets/app.js",
-    "/assets/app.css",
-    "/assets/uPlot.iife.min.js",
-    "/assets/uPlot.min.css",
-    "/assets/favicon.svg",
-];
 /// How long one page may take before the bench gives up on it.
 const PAGE_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -195,7 +181,11 @@ fn asset_bytes(url: &str) -> (usize, Vec<(String, usize)>) {
         .build()
         .into();
     let mut each = Vec::new();
-    for path in ASSETS {
+    // Each file the daemon embeds, at its first route (`/` for `index.html`).
+    for path in tracker::dashboard::ASSETS
+        .iter()
+        .filter_map(|a| a.routes.first())
+    {
         let mut response = agent
             .get(format!("{url}{path}"))
             .call()
