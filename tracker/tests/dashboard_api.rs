@@ -10,7 +10,6 @@ use serde_json::{Value, json};
 use tracker::analysis::{AnalysisConfig, analyze_stored_run};
 use tracker::dashboard::{ASSETS, CONTENT_SECURITY_POLICY, assets_total_bytes};
 use tracker::entities::Metric;
-use tracker::store::CreateRun;
 
 #[test]
 fn the_runs_table_shows_each_runs_verdict_as_the_analysis_reads_it() {
@@ -79,15 +78,7 @@ fn the_runs_table_shows_each_runs_verdict_as_the_analysis_reads_it() {
 #[test]
 fn a_running_runs_verdict_follows_the_epochs_it_logs() {
     let dash = dash();
-    let exp = dash.store.get_or_create_experiment("live").expect("exp");
-    let run = dash
-        .store
-        .create_run(CreateRun {
-            experiment_id: exp.clone(),
-            ..CreateRun::default()
-        })
-        .expect("run");
-    let id = run.info.run_id;
+    let (exp, id) = dash.running_run("live");
     let log = |from: usize, to: usize| {
         let metrics: Vec<Metric> = (from..to)
             .flat_map(|step| {

@@ -8,18 +8,10 @@ use common::dashboard::{Dash, GOOD_TRAIN, GOOD_VAL, OVERFIT_TRAIN, OVERFIT_VAL, 
 use serde_json::{Value, json};
 use tracker::analysis::{AnalysisConfig, analyze_stored_run, compare_runs};
 use tracker::entities::Metric;
-use tracker::store::CreateRun;
 
 /// A long noisy series: `n` points, step `i`, with one spike down and one up.
 fn long_series(dash: &Dash, n: usize) -> (String, Vec<f64>) {
-    let exp = dash.store.get_or_create_experiment("long").expect("exp");
-    let run = dash
-        .store
-        .create_run(CreateRun {
-            experiment_id: exp,
-            ..CreateRun::default()
-        })
-        .expect("run");
+    let (_, run_id) = dash.running_run("long");
     let values: Vec<f64> = (0..n)
         .map(|i| match i {
             1234 => -50.0,
@@ -38,10 +30,10 @@ fn long_series(dash: &Dash, n: usize) -> (String, Vec<f64>) {
             })
             .collect();
         dash.store
-            .log_batch(&run.info.run_id, &metrics, &[], &[])
+            .log_batch(&run_id, &metrics, &[], &[])
             .expect("logged");
     }
-    (run.info.run_id, values)
+    (run_id, values)
 }
 
 #[test]
@@ -85,14 +77,7 @@ fn a_long_series_is_downsampled_keeping_its_ends_and_extremes() {
 #[test]
 fn a_series_says_nan_and_infinity_as_null_and_an_unknown_run_404() {
     let dash = dash();
-    let exp = dash.store.get_or_create_experiment("nan").expect("exp");
-    let run = dash
-        .store
-        .create_run(CreateRun {
-            experiment_id: exp,
-            ..CreateRun::default()
-        })
-        .expect("run");
+    let (_, run_id) = dash.running_run("nan");
     let metrics: Vec<Metric> = [1.0, f64::NAN, f64::INFINITY, 0.5]
         .iter()
         .enumerate()
@@ -104,11 +89,11 @@ fn a_series_says_nan_and_infinity_as_null_and_an_unknown_run_404() {
         })
         .collect();
     dash.store
-        .log_batch(&run.info.run_id, &metrics, &[], &[])
+        .log_batch(&run_id, &metrics, &[], &[])
         .expect("logged");
     let (status, series) = dash.get(
         "/api/2.0/gapwatch/runs/series",
-        &[("run_id", &run.info.run_id), ("key", "val_loss")],
+        &[("run_id", &run_id), ("key", "val_loss")],
     );
     assert_eq!(status, 200, "{series}");
     assert_eq!(series["values"], json!([1.0, null, null, 0.5]));

@@ -58,6 +58,23 @@ impl Dash {
         read(request.call().expect("request sent"))
     }
 
+    /// A new RUNNING run, with nothing logged, in experiment `experiment` (created if need
+    /// be): the experiment's id and the run's.
+    pub fn running_run(&self, experiment: &str) -> (String, String) {
+        let experiment_id = self
+            .store
+            .get_or_create_experiment(experiment)
+            .expect("exp");
+        let run = self
+            .store
+            .create_run(CreateRun {
+                experiment_id: experiment_id.clone(),
+                ..CreateRun::default()
+            })
+            .expect("run");
+        (experiment_id, run.info.run_id)
+    }
+
     /// A finished run `name` in `experiment_id` with `params` and per-epoch losses.
     pub fn run(
         &self,
