@@ -18,7 +18,7 @@
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
-use crate::cpu_kernel::{Element, Kernel1, Kernel2, run1, run2, runs_on_cpu_kernels};
+use crate::cpu_kernel::{Element, Kernel1, Kernel2, run1, run2, runs_on_cpu_kernels, zeros};
 
 /// Elements per parallel task: big enough that the split costs little next to the work.
 const CHUNK_LEN: usize = 1 << 16;
@@ -37,7 +37,7 @@ struct Relu;
 
 impl Kernel1 for Relu {
     fn run<T: Element>(&self, x: &[T]) -> Vec<T> {
-        let mut y = vec![T::default(); x.len()];
+        let mut y = zeros::<T>(x.len());
         y.par_chunks_mut(CHUNK_LEN)
             .zip(x.par_chunks(CHUNK_LEN))
             .for_each(|(y, x)| {
@@ -77,7 +77,7 @@ struct ReluGrad;
 
 impl Kernel2 for ReluGrad {
     fn run<T: Element>(&self, y: &[T], grad: &[T]) -> Vec<T> {
-        let mut dx = vec![T::default(); y.len()];
+        let mut dx = zeros::<T>(y.len());
         let inputs = y.par_chunks(CHUNK_LEN).zip(grad.par_chunks(CHUNK_LEN));
         dx.par_chunks_mut(CHUNK_LEN)
             .zip(inputs)

@@ -44,7 +44,7 @@ use candle_core::{
 use rayon::prelude::*;
 
 use crate::conv::{Conv2d, Fold, Geometry, Unfold};
-use crate::cpu_kernel::{Element, Kernel1, contiguous, run1};
+use crate::cpu_kernel::{Element, Kernel1, contiguous, filled, run1, zeros};
 
 /// A window whose maximum is not positive: the ReLU passes it no gradient.
 const NO_WINNER: u32 = u32::MAX;
@@ -143,9 +143,9 @@ impl ConvReluPool {
 
     /// `maxpool(relu(y + bias))` from the product `y [o, n·oh·ow]`, with each window's winner.
     fn relu_pool<T: Element>(&self, y: &[T], bias: &[T]) -> (Vec<T>, Vec<u32>) {
-        let (g, k, plane) = (&self.g, self.pool, self.pooled_len());
-        let mut out = vec![T::default(); self.output_len()];
-        let mut winners = vec![NO_WINNER; self.output_len()];
+        let (g, plane) = (&self.g, self.pooled_len());
+        let mut out = zeros::<T>(self.output_len());
+        let mut winners = filled(self.output_len(), NO_WINNER);
         if plane == 0 {
             return (out, winners);
         }
@@ -155,31 +155,73 @@ impl ConvReluPool {
             .for_each(|(index, (out, winners))| {
                 let (image, channel) = (index / self.out_channels, index % self.out_channels);
                 let src = &y[(channel * g.n + image) * g.pixels()..][..g.pixels()];
-                let b = bias[channel];
-                for (py, (out, winners)) in out
+                let rows = out
                     .chunks_exact_mut(self.pw())
-                    .zip(winners.chunks_exact_mut(self.pw()))
-                    .enumerate()
-                {
-                    for (px, (out, winner)) in out.iter_mut().zip(winners).enumerate() {
-                        let first = py * k * g.ow + px * k;
-                        let mut best = (first, src[first] + b);
-                        for row in (0..k).map(|dy| first + dy * g.ow) {
-                            for (at, &v) in src[row..row + k].iter().enumerate() {
-                                let v = v + b;
-                                if v > best.1 {
-                                    best = (row + at, v);
-                                }
-                            }
-                        }
-                        if best.1 > T::default() {
-                            *out = best.1;
-                            *winner = best.0 as u32;
-                        }
+                    .zip(winners.chunks_exact_mut(self.pw()));
+                for (py, (out, winners)) in rows.enumerate() {
+                    match self.pool {
+                        2 => self.pool_row_2x2(src, bias[channel], py, out, winners),
+                        _ => self.pool_row(src, bias[channel], py, out, winners),
                     }
                 }
             });
         (out, winners)
+    }
+
+    /// One pooled row `py` of any window size: each window's first maximum (row-major) of
+    /// `src + b`, kept with its offset in the plane when positive.
+    fn pool_row<T: Element>(&self, src: &[T], b: T, py: usize, out: &mut [T], wins: &mut [u32]) {
+        let (k, ow) = (self.pool, self.g.ow);
+        for (px, (out, winner)) in out.iter_mut().zip(wins).enumerate() {
+            let first = py * k * ow + px * k;
+            let mut best = (first, src[first] + b);
+            for row in (0..k).map(|dy| first + dy * ow) {
+                for (at, &v) in src[row..row + k].iter().enumerate() {
+                    let v = v + b;
+                    if v > best.1 {
+                        best = (row + at, v);
+                    }
+                }
+            }
+            if best.1 > T::default() {
+                *out = best.1;
+                *winner = best.0 as u32;
+            }
+        }
+    }
+
+    /// [`Self::pool_row`] for 2×2 windows, the common case, written without data-dependent
+    /// branches: which of a window's four values wins is as good as random, and a mispredicted
+    /// branch per comparison cost more than the rest of the block's forward pass.
+    fn pool_row_2x2<T: Element>(
+        &self,
+        src: &[T],
+        b: T,
+        py: usize,
+        out: &mut [T],
+        wins: &mut [u32],
+    ) {
+        let ow = self.g.ow;
+        let top = &src[2 * py * ow..][..2 * out.len()];
+        let bottom = &src[(2 * py + 1) * ow..][..2 * out.len()];
+        let windows = top.chunks_exact(2).zip(bottom.chunks_exact(2));
+        for (px, ((out, winner), (t, d))) in out.iter_mut().zip(wins).zip(windows).enumerate() {
+            // Strictly greater replaces, so ties keep the first in row-major order.
+            let (mut best, mut at) = (t[0] + b, 0);
+            for (v, offset) in [(t[1] + b, 1), (d[0] + b, ow), (d[1] + b, ow + 1)] {
+                let better = v > best;
+                best = if better { v } else { best };
+                at = if better { offset } else { at };
+            }
+            let positive = best > T::default();
+            *out = if positive { best } else { T::default() };
+            let first = 2 * py * ow + 2 * px;
+            *winner = if positive {
+                (first + at) as u32
+            } else {
+                NO_WINNER
+            };
+        }
     }
 }
 
@@ -287,7 +329,7 @@ struct ToWinners<'a> {
 impl Kernel1 for ToWinners<'_> {
     fn run<T: Element>(&self, grad: &[T]) -> Vec<T> {
         let (block, g) = (self.block, &self.block.g);
-        let mut dy = vec![T::default(); block.out_channels * block.width()];
+        let mut dy = zeros::<T>(block.out_channels * block.width());
         let plane = block.pooled_len();
         if g.pixels() == 0 {
             return dy;

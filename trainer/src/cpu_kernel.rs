@@ -4,6 +4,7 @@
 
 use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, DType, Layout, Result, Tensor};
+use rayon::prelude::*;
 
 /// The element types the custom CPU kernels handle.
 pub(crate) trait Element:
@@ -13,6 +14,26 @@ pub(crate) trait Element:
 
 impl Element for f32 {}
 impl Element for f64 {}
+
+/// Buffers of at least this many elements are filled on rayon's pool.
+const PARALLEL_FILL: usize = 1 << 16;
+
+/// `n` copies of `value`. A buffer of megabytes (a column matrix, a product's gradient) is
+/// filled on rayon's pool: the fill is bound by memory bandwidth, and on one thread it left the
+/// other cores idle for a tenth of a training step.
+pub(crate) fn filled<T: Copy + Send + Sync>(n: usize, value: T) -> Vec<T> {
+    if n < PARALLEL_FILL {
+        return vec![value; n];
+    }
+    let mut v = Vec::with_capacity(n);
+    v.par_extend(rayon::iter::repeat_n(value, n));
+    v
+}
+
+/// `n` zeros (see [`filled`]).
+pub(crate) fn zeros<T: Element>(n: usize) -> Vec<T> {
+    filled(n, T::default())
+}
 
 /// Whether `x` lives where the custom kernels run: on the CPU, as `f32` or `f64`.
 pub(crate) fn runs_on_cpu_kernels(x: &Tensor) -> bool {

@@ -21,7 +21,7 @@
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
-use crate::cpu_kernel::{Element, Kernel1, Kernel2, run1, run2, runs_on_cpu_kernels};
+use crate::cpu_kernel::{Element, Kernel1, Kernel2, run1, run2, runs_on_cpu_kernels, zeros};
 
 /// Max pooling of an `[n, c, h, w]` batch over `kernel × kernel` windows with stride `kernel`
 /// (output `[n, c, h / kernel, w / kernel]`, trailing rows and columns dropped).
@@ -93,7 +93,7 @@ impl MaxPool {
 
 impl Kernel1 for MaxPool {
     fn run<T: Element>(&self, x: &[T]) -> Vec<T> {
-        let mut y = vec![T::default(); self.output_len()];
+        let mut y = zeros::<T>(self.output_len());
         if self.oh * self.ow == 0 {
             return y;
         }
@@ -140,7 +140,7 @@ impl Kernel2 for MaxPoolGrad {
     fn run<T: Element>(&self, x: &[T], grad: &[T]) -> Vec<T> {
         let pool = &self.0;
         let plane_len = pool.h * pool.w;
-        let mut dx = vec![T::default(); pool.input_len()];
+        let mut dx = zeros::<T>(pool.input_len());
         if plane_len == 0 {
             return dx;
         }

@@ -5,7 +5,7 @@ use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Tensor};
 use candle_nn::Conv2dConfig;
 use rayon::prelude::*;
 
-use crate::cpu_kernel::{Element, Kernel1, run1};
+use crate::cpu_kernel::{Element, Kernel1, run1, zeros};
 
 /// Shape arithmetic of one convolution: input `[n, c, h, w]`, kernel `kh × kw`, output
 /// `oh × ow` pixels per image and channel.
@@ -117,7 +117,7 @@ impl Geometry {
 /// im2col of a contiguous `[n, c, h, w]` input into `[c·kh·kw, n·oh·ow]` columns.
 fn unfold_slice<T: Element>(g: &Geometry, x: &[T]) -> Vec<T> {
     let width = g.n * g.pixels();
-    let mut cols = vec![T::default(); g.rows() * width];
+    let mut cols = zeros::<T>(g.rows() * width);
     if width == 0 {
         return cols;
     }
@@ -152,7 +152,7 @@ fn unfold_slice<T: Element>(g: &Geometry, x: &[T]) -> Vec<T> {
 /// col2im: sums `[c·kh·kw, n·oh·ow]` columns back into a `[n, c, h, w]` image batch.
 fn fold_slice<T: Element>(g: &Geometry, cols: &[T]) -> Vec<T> {
     let width = g.n * g.pixels();
-    let mut x = vec![T::default(); g.n * g.image_len()];
+    let mut x = zeros::<T>(g.n * g.image_len());
     if g.image_len() == 0 {
         return x;
     }

@@ -6,7 +6,7 @@ use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
-use crate::cpu_kernel::{Element, Kernel1, Kernel2, run1, run2};
+use crate::cpu_kernel::{Element, Kernel1, Kernel2, run1, run2, zeros};
 
 /// `weight [o, k] · cols [k, n]` on candle's gemm, whose backward computes only the gradients
 /// of tracked operands: the first layer's column gradient `weightᵀ · dy` is never computed
@@ -59,7 +59,7 @@ impl CustomOp2 for WeightTimesColumns {
 /// Swaps the two leading axes of a contiguous `[a, b, p]` array into `[b, a, p]`, adding
 /// `bias[i]` to every element of `src[i]` when `bias` is not empty.
 fn swap_leading<T: Element>(src: &[T], (a, b, p): (usize, usize, usize), bias: &[T]) -> Vec<T> {
-    let mut dst = vec![T::default(); a * b * p];
+    let mut dst = zeros::<T>(a * b * p);
     if a * p == 0 {
         return dst;
     }
