@@ -10,7 +10,7 @@
 
 use std::hint::black_box;
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{Criterion, Throughput, criterion_group};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use trainer::candle::{DType, Device, ModuleT, Tensor};
@@ -97,4 +97,13 @@ criterion_group! {
     config = Criterion::default();
     targets = bench_train_step
 }
-criterion_main!(benches);
+/// criterion's `main`, after the one setting `track train` makes before its first thread.
+fn main() {
+    // SAFETY: the first statement of `main`: no other thread runs yet.
+    #[allow(unsafe_code)]
+    unsafe {
+        trainer::device::keep_candle_elementwise_on_caller()
+    };
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -73,6 +73,11 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // SAFETY: the first statement of `main`: no other thread runs yet.
+    #[allow(unsafe_code)]
+    unsafe {
+        trainer::device::keep_candle_elementwise_on_caller()
+    };
     let cli = Cli::parse();
     init_logging(&cli.global.log);
     let global = cli.global;

@@ -14,6 +14,11 @@ use trainer::fit::{FitOptions, NoProgress, fit};
 use trainer::report::MemoryReporter;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // SAFETY: the first statement of `main`: no other thread runs yet.
+    #[allow(unsafe_code)]
+    unsafe {
+        trainer::device::keep_candle_elementwise_on_caller()
+    };
     let mut device = "cpu".to_string();
     let mut config: Option<PathBuf> = None;
     let mut sets = Vec::new();
