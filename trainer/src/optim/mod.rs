@@ -7,11 +7,13 @@
 //! momentum buffers, step count) can be saved to and loaded from safetensors.
 //!
 //! # Layout
+//! - `adam`: one Adam / AdamW update, as tensor ops and as one fused CPU pass.
 //! - `config`: [`OptimConfig`], the `[optim]` section, its kinds, defaults and ranges.
 //! - `loss`: [`cross_entropy`] (what a step minimizes), [`per_sample_nll`], [`correct_count`].
 //! - `optimizer`: [`Optimizer`], the update rules and their saved state; [`clip_grad_norm`].
 //! - `schedule`: [`LrSchedule`], the learning rate of each epoch.
 
+mod adam;
 mod config;
 mod loss;
 mod optimizer;

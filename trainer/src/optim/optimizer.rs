@@ -7,6 +7,7 @@ use std::path::Path;
 use candle_core::backprop::GradStore;
 use candle_core::{DType, Device, Tensor, Var};
 
+use super::adam::{self, AdamStep};
 use super::config::{OptimConfig, OptimizerKind};
 use crate::error::{Error, Result};
 
@@ -96,33 +97,18 @@ impl Optimizer {
             let grad = &grad.detach();
             match c.optimizer {
                 OptimizerKind::Adam | OptimizerKind::Adamw => {
-                    let decoupled = c.optimizer == OptimizerKind::Adamw;
-                    let g = if !decoupled && wd > 0.0 {
-                        (grad + p.affine(wd, 0.0)?)?
-                    } else {
-                        grad.clone()
+                    let step = AdamStep {
+                        beta1: c.beta1,
+                        beta2: c.beta2,
+                        eps: c.eps,
+                        lr,
+                        weight_decay: wd,
+                        decoupled: c.optimizer == OptimizerKind::Adamw,
+                        t: self.steps as i32,
                     };
-                    let m = match &self.first[i] {
-                        Some(m) => (m.affine(c.beta1, 0.0)? + g.affine(1.0 - c.beta1, 0.0)?)?,
-                        None => g.affine(1.0 - c.beta1, 0.0)?,
-                    };
-                    let g2 = g.sqr()?.affine(1.0 - c.beta2, 0.0)?;
-                    let v = match &self.second[i] {
-                        Some(v) => (v.affine(c.beta2, 0.0)? + g2)?,
-                        None => g2,
-                    };
-                    let t = self.steps as i32;
-                    let bc1 = 1.0 - c.beta1.powi(t);
-                    let bc2 = 1.0 - c.beta2.powi(t);
-                    // p -= lr/bc1 * m / (sqrt(v/bc2) + eps)
-                    let denom = v.affine(1.0 / bc2, 0.0)?.sqrt()?.affine(1.0, c.eps)?;
-                    let update = m.div(&denom)?.affine(lr / bc1, 0.0)?;
-                    let base = if decoupled && wd > 0.0 {
-                        p.affine(1.0 - lr * wd, 0.0)?
-                    } else {
-                        p.clone()
-                    };
-                    var.set(&base.sub(&update)?)?;
+                    let (first, second) = (self.first[i].as_ref(), self.second[i].as_ref());
+                    let (p, m, v) = adam::update(&step, p, grad, first, second)?;
+                    var.set(&p)?;
                     self.first[i] = Some(m);
                     self.second[i] = Some(v);
                 }
