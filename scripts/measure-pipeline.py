@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 """The pipeline's throughput next to its peers, interleaved on one machine in one sitting.
 
-    scripts/measure-pipeline.py --photos DIR --peer-python PYTHON [--pairs N]
+    scripts/measure-pipeline.py --photos DIR --peer-python PYTHON [--pairs N] [--idle-s S]
 
 Runs, in this order: the peers (torchvision's DataLoader with 2 workers, and Pillow decoding
 alone with 2 processes), then N pairs of `track pipeline --json` (the train chain with the
 bilinear rotation, then with nearest rotation, which is what torchvision's RandomRotation
 does), then the peers again. Every run is 2 epochs over the photos, batch 64, to 3x224x224.
-Prints each run, then the medians and the ratios of medians.
+Prints each run (with its system CPU time: the kernel's cost of the memory it touched first),
+then the medians and the ratios of medians.
 
 PYTHON must have torch, torchvision and Pillow; the torchvision peer is
 `bench_torchvision_pipeline.py` (--torchvision-peer). Build `track` first:
@@ -17,9 +18,11 @@ import argparse
 import json
 import os
 import re
+import resource
 import statistics
 import subprocess
 import sys
+import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CHAIN = ("random_resized_crop(size=224),hflip,rotation(degrees=15{}),"
@@ -27,14 +30,17 @@ CHAIN = ("random_resized_crop(size=224),hflip,rotation(degrees=15{}),"
 
 
 def ours(track, photos, interpolation, db):
+    """images/s, the digest's head and the run's system CPU seconds (the kernel's page faults)."""
     rotation = "" if interpolation == "bilinear" else f",interpolation={interpolation}"
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_stime
     out = subprocess.run(
         [track, "pipeline", "--data", photos, "--no-val", "--epochs", "2", "--batch-size", "64",
-         "--normalize", "imagenet", "--quiet", "--json", "--tracking-uri", db,
+         "--size", "224", "--normalize", "imagenet", "--quiet", "--json", "--tracking-uri", db,
          "--transforms", CHAIN.format(rotation)],
         check=True, capture_output=True, text=True).stdout
+    system = resource.getrusage(resource.RUSAGE_CHILDREN).ru_stime - before
     report = json.loads(out)
-    return report["images_per_sec"], report["digest"][:8]
+    return report["images_per_sec"], report["digest"][:8], system
 
 
 def torchvision_runs(python, peer, photos):
@@ -66,6 +72,9 @@ def main():
                                          "bench_torchvision_pipeline.py"))
     ap.add_argument("--track", default=os.path.join(ROOT, "target", "release", "track"))
     ap.add_argument("--pairs", type=int, default=6)
+    ap.add_argument("--idle-s", type=float, default=0.0,
+                    help="seconds to wait before each gapwatch run: after about 8 s idle, a run "
+                         "pays the virtual machine's full cost of first-touched memory")
     a = ap.parse_args()
     for what, path in (("--photos", a.photos), ("--torchvision-peer", a.torchvision_peer),
                        ("--track", a.track), ("--peer-python", a.peer_python)):
@@ -84,9 +93,11 @@ def main():
     peers()
     for _ in range(a.pairs):
         for interpolation in rates:
-            rate, digest = ours(a.track, a.photos, interpolation, db)
+            time.sleep(a.idle_s)
+            rate, digest, system = ours(a.track, a.photos, interpolation, db)
             rates[interpolation].append(rate)
-            print(f"gapwatch {interpolation:8s} {rate:7.0f} images/s  digest {digest}", flush=True)
+            print(f"gapwatch {interpolation:8s} {rate:7.0f} images/s  digest {digest}  "
+                  f"system {system:.2f} s", flush=True)
     peers()
 
     tv, pil = statistics.median(torchvision), statistics.median(pillow)
