@@ -205,6 +205,43 @@ fn relu_passes_no_gradient_at_zero() {
     assert_eq!(grad.to_vec1::<f32>().expect("data"), [0., 0., 1.]);
 }
 
+/// A zero weight and a positive bias make every product value equal, so every 2×2 window is a
+/// four-way tie: the fused block must send each window's gradient to its first (top-left)
+/// position, as the composed max pool does. The weight gradient shows where it went: the
+/// random input under each of a window's positions differs.
+#[test]
+fn fused_block_breaks_ties_like_the_composed_pool() {
+    let x = random(&[2, 2, 6, 6], 3);
+    let weight =
+        Var::from_tensor(&Tensor::zeros((3, 2, 3, 3), DType::F32, &Device::Cpu).expect("zeros"))
+            .expect("var");
+    let bias = Var::new(&[0.5f32, 0.25, 1.0], &Device::Cpu).expect("var");
+    let cfg = Conv2dConfig {
+        padding: 1,
+        ..Default::default()
+    };
+    let layer = conv::Conv2d::new(
+        weight.as_tensor().clone(),
+        Some(bias.as_tensor().clone()),
+        cfg,
+    );
+    let fused = conv_block::conv_relu_pool(&x, &layer, 2).expect("fused block");
+    let relu = activation::relu(&layer.forward(&x).expect("conv")).expect("relu");
+    let composed = pool::max_pool2d(&relu, 2).expect("pool");
+    assert!(max_diff(&fused, &composed) == 0.0, "outputs differ");
+    let got = weighted_sum(&fused, 4).backward().expect("backward");
+    let want = weighted_sum(&composed, 4).backward().expect("backward");
+    let (g, w) = (
+        got.get(weight.as_tensor()).expect("grad"),
+        want.get(weight.as_tensor()).expect("grad"),
+    );
+    assert!(
+        max_diff(g, w) < TOLERANCE,
+        "weight grad differs: {}",
+        max_diff(g, w)
+    );
+}
+
 #[test]
 fn conv_computes_no_input_gradient_for_a_plain_input() {
     let x = random(&[2, 1, 8, 8], 1);
