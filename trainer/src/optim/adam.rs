@@ -134,34 +134,39 @@ fn fused(
     let l2 = !k.decoupled && k.weight_decay > 0.0;
     let shrink = (k.decoupled && k.weight_decay > 0.0).then(|| c(1.0 - k.lr * k.weight_decay));
 
+    // At the first step the moments are zero: `0 · β + x` is `x` to the bit, as `x` is never
+    // -0 (each term ends in `+ 0.0`).
     let n = p_values.len();
+    let zeros = match (m_values, v_values) {
+        (Some(_), Some(_)) => Vec::new(),
+        _ => vec![0f32; n],
+    };
+    let (m_values, v_values) = (m_values.unwrap_or(&zeros), v_values.unwrap_or(&zeros));
     let (mut new_p, mut new_m, mut new_v) = (vec![0f32; n], vec![0f32; n], vec![0f32; n]);
-    new_p
+    let inputs = p_values
+        .par_chunks(CHUNK)
+        .zip(g_values.par_chunks(CHUNK))
+        .zip(m_values.par_chunks(CHUNK).zip(v_values.par_chunks(CHUNK)));
+    let outputs = new_p
         .par_chunks_mut(CHUNK)
         .zip(new_m.par_chunks_mut(CHUNK))
-        .zip(new_v.par_chunks_mut(CHUNK))
-        .enumerate()
-        .for_each(|(chunk, ((out_p, out_m), out_v))| {
-            let at = chunk * CHUNK;
-            for i in 0..out_p.len() {
-                let (p, grad) = (p_values[at + i], g_values[at + i]);
+        .zip(new_v.par_chunks_mut(CHUNK));
+    inputs
+        .zip(outputs)
+        .for_each(|(((p, grad), (m, v)), ((out_p, out_m), out_v))| {
+            let inputs = p.iter().zip(grad).zip(m.iter().zip(v));
+            let outputs = out_p.iter_mut().zip(out_m.iter_mut()).zip(out_v.iter_mut());
+            for (((&p, &grad), (&m, &v)), ((out_p, out_m), out_v)) in inputs.zip(outputs) {
                 let g = if l2 { grad + (p * wd + 0.0) } else { grad };
-                let m = match m_values {
-                    Some(m) => (m[at + i] * b1 + 0.0) + (g * one_minus_b1 + 0.0),
-                    None => g * one_minus_b1 + 0.0,
-                };
-                let g2 = (g * g) * one_minus_b2 + 0.0;
-                let v = match v_values {
-                    Some(v) => (v[at + i] * b2 + 0.0) + g2,
-                    None => g2,
-                };
+                let m = (m * b1 + 0.0) + (g * one_minus_b1 + 0.0);
+                let v = (v * b2 + 0.0) + ((g * g) * one_minus_b2 + 0.0);
                 let denom = (v * inv_bc2 + 0.0).sqrt() * 1.0 + eps;
                 let update = (m / denom) * step + 0.0;
                 let base = match shrink {
                     Some(shrink) => p * shrink + 0.0,
                     None => p,
                 };
-                (out_p[i], out_m[i], out_v[i]) = (base - update, m, v);
+                (*out_p, *out_m, *out_v) = (base - update, m, v);
             }
         });
     let shape = p.shape();
