@@ -97,7 +97,7 @@ criterion_group! {
     config = Criterion::default();
     targets = bench_train_step
 }
-/// criterion's `main`, after the one setting `track train` makes before its first thread.
+/// criterion's `main`, preceded by the setting `track train` makes before its first thread.
 fn main() {
     // SAFETY: the first statement of `main`: no other thread runs yet.
     #[allow(unsafe_code)]

@@ -19,8 +19,8 @@ impl Element for f64 {}
 const PARALLEL_FILL: usize = 1 << 16;
 
 /// `n` copies of `value`. A buffer of megabytes (a column matrix, a product's gradient) is
-/// filled on rayon's pool: the fill is bound by memory bandwidth, and on one thread it left the
-/// other cores idle for a tenth of a training step.
+/// filled on rayon's pool: the fill is bound by memory bandwidth, and on one thread, with the
+/// other cores idle, it took 7% of a reference-CNN training step's profile.
 pub(crate) fn filled<T: Copy + Send + Sync>(n: usize, value: T) -> Vec<T> {
     if n < PARALLEL_FILL {
         return vec![value; n];
