@@ -1,6 +1,6 @@
 //! Geometry tests: hand-computed pixels, and properties against a pixel-by-pixel reference.
 
-use super::rotate::{ROT_FRAC, linear_range};
+use super::rotate::{ROT_FRAC, lerp_rgb_run, lerp_run, linear_range};
 use super::*;
 use crate::config::Interpolation;
 use crate::decode::Image;
@@ -171,6 +171,28 @@ proptest! {
         let mut out = Image::filled(0, 0, 1, 0);
         rotate_into(&src, &r, &mut out);
         prop_assert_eq!(out.data, rotate_reference(&src, &r));
+    }
+
+    #[test]
+    fn rgb_bilinear_run_equals_the_per_channel_run(
+        w in 2..48usize, h in 2..24usize, start in any::<(u32, u32)>(), step in any::<(i32, i32)>(),
+        n in 0..64usize, seed in any::<u64>(),
+    ) {
+        // A run of `n` samples whose four neighbours stay inside, ending anywhere up to the
+        // bottom-right pair (fewer than eight bytes after the last row's pair).
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let data: Vec<u8> = (0..w * h * 3).map(|_| rng.random()).collect();
+        let (max_x, max_y) = (((w as i64 - 1) << ROT_FRAC) - 1, ((h as i64 - 1) << ROT_FRAC) - 1);
+        let at = (i64::from(start.0) % (max_x + 1), i64::from(start.1) % (max_y + 1));
+        let limit = |v: i64, max: i64, s: i32| {
+            let room = if s >= 0 { max - v } else { v };
+            i64::from(s).signum() * i64::from(s.unsigned_abs()).min(room / n.max(1) as i64)
+        };
+        let step = (limit(at.0, max_x, step.0), limit(at.1, max_y, step.1));
+        let (mut simd, mut scalar) = (vec![0u8; n * 3], vec![[0u8; 3]; n]);
+        lerp_rgb_run(&data, w * 3, &mut simd, at, step);
+        lerp_run::<3>(&data, w * 3, &mut scalar, at, step);
+        prop_assert_eq!(simd, scalar.as_flattened());
     }
 
     #[test]
