@@ -200,6 +200,11 @@ impl Daemon {
         self.url.rsplit(':').next().unwrap_or_default()
     }
 
+    /// Its process id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The text of its `--addr-file`, as written (newline included).
     pub(crate) fn addr_file(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("addr")).unwrap_or_default()

@@ -12,6 +12,44 @@ use tracker::store::Store;
 use super::run::run_track;
 use crate::util::{Daemon, tempdir, track, track_at};
 
+/// `THP_enabled` of a live process's `/proc/PID/status`: whether it may get transparent huge
+/// pages.
+#[cfg(target_os = "linux")]
+fn thp_enabled(pid: u32) -> String {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+    let line = status.lines().find(|l| l.starts_with("THP_enabled:"));
+    line.expect("a kernel that reports THP_enabled (4.18+)")
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn track_turns_transparent_huge_pages_off_unless_mimalloc_is_told_otherwise() {
+    let dir = tempdir();
+    let db = dir.path().join("thp.db");
+    let daemon = |allow_thp: Option<&str>| {
+        let mut command = track();
+        command.env_remove("MIMALLOC_ALLOW_THP");
+        if let Some(value) = allow_thp {
+            command.env("MIMALLOC_ALLOW_THP", value);
+        }
+        command
+            .args(["daemon", "--db"])
+            .arg(&db)
+            .args(["--addr", "127.0.0.1:0"]);
+        Daemon::spawn(command)
+    };
+    let quiet = daemon(None);
+    assert_eq!(thp_enabled(quiet.pid()), "0", "huge pages off by default");
+    drop(quiet);
+    // The variable is mimalloc's own choice: `track` leaves the process as it started.
+    let told = daemon(Some("1"));
+    assert_eq!(thp_enabled(told.pid()), thp_enabled(std::process::id()));
+}
+
 #[test]
 fn the_daemon_serves_the_database_the_global_tracking_uri_names() {
     let dir = tempdir();
