@@ -10,10 +10,16 @@ use rayon::prelude::*;
 pub(crate) trait Element:
     Copy + Default + PartialOrd + Send + Sync + std::ops::Add<Output = Self> + 'static
 {
+    /// 1.
+    const ONE: Self;
 }
 
-impl Element for f32 {}
-impl Element for f64 {}
+impl Element for f32 {
+    const ONE: f32 = 1.0;
+}
+impl Element for f64 {
+    const ONE: f64 = 1.0;
+}
 
 /// Buffers of at least this many elements are filled on rayon's pool.
 const PARALLEL_FILL: usize = 1 << 16;

@@ -159,34 +159,45 @@ fn fold_slice<T: Element>(g: &Geometry, cols: &[T]) -> Vec<T> {
     x.par_chunks_mut(g.image_len())
         .enumerate()
         .for_each(|(image, dst)| {
-            for (c, plane) in dst.chunks_exact_mut(g.h * g.w).enumerate() {
-                for i in 0..g.kh {
-                    for j in 0..g.kw {
-                        let row = (c * g.kh + i) * g.kw + j;
-                        let src = &cols[row * width + image * g.pixels()..][..g.pixels()];
-                        let ((ylo, yhi), (xlo, xhi)) = g.tap_ranges(i, j);
-                        if xlo >= xhi {
-                            continue; // this tap reads only padding
-                        }
-                        let x_offset = j * g.dilation;
-                        for oy in ylo..yhi {
-                            let line = &mut plane[g.input_at(oy, i * g.dilation) * g.w..][..g.w];
-                            let src = &src[oy * g.ow..][xlo..xhi];
-                            if g.stride == 1 {
-                                let line = &mut line[xlo + x_offset - g.padding..][..xhi - xlo];
-                                line.iter_mut().zip(src).for_each(|(d, s)| *d = *d + *s);
-                            } else {
-                                let line = line[g.input_at(xlo, x_offset)..].iter_mut();
-                                line.step_by(g.stride)
-                                    .zip(src)
-                                    .for_each(|(d, s)| *d = *d + *s);
-                            }
-                        }
+            fold_image(g, dst, |row| {
+                &cols[row * width + image * g.pixels()..][..g.pixels()]
+            })
+        });
+    x
+}
+
+/// col2im of one image: adds its columns (`row(r)`: the `oh·ow` values of column row `r` of
+/// `c·kh·kw`) into `dst`, the image's `[c, h, w]` values.
+pub(crate) fn fold_image<'a, T: Element>(
+    g: &Geometry,
+    dst: &mut [T],
+    row: impl Fn(usize) -> &'a [T],
+) {
+    for (c, plane) in dst.chunks_exact_mut(g.h * g.w).enumerate() {
+        for i in 0..g.kh {
+            for j in 0..g.kw {
+                let src = row((c * g.kh + i) * g.kw + j);
+                let ((ylo, yhi), (xlo, xhi)) = g.tap_ranges(i, j);
+                if xlo >= xhi {
+                    continue; // this tap reads only padding
+                }
+                let x_offset = j * g.dilation;
+                for oy in ylo..yhi {
+                    let line = &mut plane[g.input_at(oy, i * g.dilation) * g.w..][..g.w];
+                    let src = &src[oy * g.ow..][xlo..xhi];
+                    if g.stride == 1 {
+                        let line = &mut line[xlo + x_offset - g.padding..][..xhi - xlo];
+                        line.iter_mut().zip(src).for_each(|(d, s)| *d = *d + *s);
+                    } else {
+                        let line = line[g.input_at(xlo, x_offset)..].iter_mut();
+                        line.step_by(g.stride)
+                            .zip(src)
+                            .for_each(|(d, s)| *d = *d + *s);
                     }
                 }
             }
-        });
-    x
+        }
+    }
 }
 
 /// im2col as a candle op: `[n, c, h, w]` → `[c·kh·kw, n·oh·ow]`; its backward is [`Fold`].

@@ -45,5 +45,6 @@ mod im2col;
 mod layer;
 mod product;
 
+pub(crate) use im2col::fold_image;
 pub use im2col::{Fold, Geometry, Unfold};
 pub use layer::{Conv2d, conv2d};
