@@ -10,7 +10,7 @@ use rayon::prelude::*;
 pub(crate) trait Element:
     Copy + Default + PartialOrd + Send + Sync + std::ops::Add<Output = Self> + 'static
 {
-    /// 1.
+    /// The multiplicative identity.
     const ONE: Self;
 }
 
