@@ -223,14 +223,25 @@ pub(super) fn lerp_run<const C: usize>(
 ) {
     for px in run {
         let i = (sy >> ROT_FRAC) as usize * stride + (sx >> ROT_FRAC) as usize * C;
-        let (ax, ay) = (weight(sx), weight(sy));
-        let top = &data[i..i + 2 * C];
-        let bot = &data[i + stride..i + stride + 2 * C];
-        for c in 0..C {
-            px[c] = lerp(top[c], top[C + c], bot[c], bot[C + c], ax, ay);
-        }
+        lerp_pixel(data, stride, i, (weight(sx), weight(sy)), px);
         sx += step_x;
         sy += step_y;
+    }
+}
+
+/// One bilinear sample whose top-left neighbour is the byte `i` of `data` (rows of `stride`
+/// bytes): the two neighbours of a source row are the `2·C` bytes there.
+fn lerp_pixel<const C: usize>(
+    data: &[u8],
+    stride: usize,
+    i: usize,
+    (ax, ay): (u32, u32),
+    px: &mut [u8; C],
+) {
+    let top = &data[i..i + 2 * C];
+    let bot = &data[i + stride..i + stride + 2 * C];
+    for c in 0..C {
+        px[c] = lerp(top[c], top[C + c], bot[c], bot[C + c], ax, ay);
     }
 }
 
@@ -280,7 +291,7 @@ fn lerp_rgb_run_ssse3(
     let low_bytes = _mm_setr_epi8(0, 4, 8, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1);
     let offset = _mm_set1_epi32(1 << 15);
     let round = _mm_set1_epi32((1 << 23) + (1 << 15));
-    for px in run.chunks_exact_mut(3) {
+    for px in run.as_chunks_mut::<3>().0 {
         let i = (sy >> ROT_FRAC) as usize * stride + (sx >> ROT_FRAC) as usize * 3;
         let (ax, ay) = (weight(sx), weight(sy));
         sx += step_x;
@@ -289,10 +300,7 @@ fn lerp_rgb_run_ssse3(
             data[i..].first_chunk::<8>(),
             data[i + stride..].first_chunk::<8>(),
         ) else {
-            let (top, bot) = (&data[i..i + 6], &data[i + stride..i + stride + 6]);
-            for c in 0..3 {
-                px[c] = lerp(top[c], top[3 + c], bot[c], bot[3 + c], ax, ay);
-            }
+            lerp_pixel(data, stride, i, (ax, ay), px);
             continue;
         };
         let both = _mm_set_epi64x(i64::from_le_bytes(*bot), i64::from_le_bytes(*top));

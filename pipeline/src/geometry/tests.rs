@@ -141,6 +141,27 @@ fn rotate_reference(src: &Image, r: &Rotate) -> Vec<u8> {
     out
 }
 
+#[test]
+fn rgb_bilinear_run_reaching_the_last_pair_equals_the_per_channel_run() {
+    // A run ending at the bottom-right pair, where the bottom row has six bytes left, not the
+    // eight the SIMD path loads: those pixels take the scalar rule.
+    for (w, h) in [(2usize, 2usize), (3, 2), (5, 4)] {
+        let data: Vec<u8> = (0..w * h * 3).map(|v| (v * 37 % 251) as u8).collect();
+        let last = (
+            ((w as i64 - 2) << ROT_FRAC) + 0x8000,
+            ((h as i64 - 2) << ROT_FRAC) + 0x4000,
+        );
+        for n in 1..=w - 1 {
+            // n samples stepping right by one pixel, the last at `last`.
+            let at = (last.0 - ((n as i64 - 1) << ROT_FRAC), last.1);
+            let (mut simd, mut scalar) = (vec![0u8; n * 3], vec![[0u8; 3]; n]);
+            lerp_rgb_run(&data, w * 3, &mut simd, at, (1 << ROT_FRAC, 0));
+            lerp_run::<3>(&data, w * 3, &mut scalar, at, (1 << ROT_FRAC, 0));
+            assert_eq!(simd, scalar.as_flattened(), "{w}x{h}, {n} samples");
+        }
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(96))]
 
