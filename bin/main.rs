@@ -114,10 +114,11 @@ fn main() -> ExitCode {
 /// Turns transparent huge pages off for this process, unless `MIMALLOC_ALLOW_THP` is set (then
 /// mimalloc does as it says). mimalloc asks for huge pages, and the first touch of each costs
 /// the kernel (on a virtual machine, its host too) 2 MiB of zeroing at once, also for memory a
-/// thread touches only a corner of. Measured on the 2-core dev VM, runs 8 s apart: the bench
-/// photos' train chain (`track pipeline`, 2 epochs) 762 → 1,496 images/s with 1.62 → 0.25 s of
-/// system time; `track train` on 500 photos, 3 epochs, 5.7 → 3.9 s; Fashion-MNIST training
-/// within its run-to-run noise.
+/// thread touches only a corner of. Measured on the 2-core dev VM, each run after 8–10 s of
+/// idleness: the bench photos' train chain (`track pipeline`, 2 epochs) ran at 1,184–1,444
+/// images/s with 0.20–0.26 s of system time, against 646–705 with 1.75–1.94 s when huge pages
+/// were allowed; `track train` on 500 photos, 3 epochs, took 3.9 s against 5.7; Fashion-MNIST
+/// training stayed within its run-to-run noise.
 #[cfg(target_os = "linux")]
 fn no_transparent_huge_pages() {
     if std::env::var_os("MIMALLOC_ALLOW_THP").is_some() {

@@ -20,9 +20,11 @@ data=/usr/share/datasets/fashion-mnist
 echo "$(nproc) cores; $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)"
 for i in $(seq 1 "$pairs"); do
   echo "== pair $i, load $(cut -d' ' -f1 /proc/loadavg)"
-  # The peer's closing summary wants two epochs and fails after one: its epoch line is all we read.
-  { OMP_WAIT_POLICY=PASSIVE "$python" "$peer" --max-epochs 1 --budget-s 1 2>/dev/null || true; } |
-    grep -E '^epoch' | sed 's/^/pytorch  /'
+  # The peer's closing summary wants two epochs and fails after one: its epoch line is all we
+  # read, and a run without one is reported as such.
+  peer_out=$(OMP_WAIT_POLICY=PASSIVE "$python" "$peer" --max-epochs 1 --budget-s 1 2>&1 || true)
+  grep -E '^epoch' <<<"$peer_out" | sed 's/^/pytorch  /' ||
+    { echo "pytorch  no epoch line; the peer printed:"; tail -5 <<<"$peer_out"; }
   "$fit" --set "data.path=\"$data\"" --set 'data.val_source="test"' \
     --set 'transforms.augment="none"' --set train.epochs=1 --set 'model.head="flatten"' |
     grep -oE '"(epoch_secs|images_per_sec)":[0-9.]+' | tr '\n' ' ' | sed 's/^/gapwatch /'
