@@ -218,6 +218,16 @@ fn bench_batch(c: &mut Criterion) {
             black_box(pipeline::batch::build(&schema, images, labels, ids).expect("batch"))
         })
     });
+    let images: Vec<f32> = samples.concat();
+    let batch = pipeline::batch::build(&schema, images, (0..64).collect(), (0..64).collect())
+        .expect("batch");
+    group.bench_function("digest/64x3x224x224", |b| {
+        b.iter(|| {
+            let mut digest = pipeline::batch::BatchDigest::new();
+            digest.update(black_box(&batch)).expect("digest");
+            black_box(digest.finish())
+        })
+    });
     group.finish();
 }
 
