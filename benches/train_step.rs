@@ -97,13 +97,14 @@ criterion_group! {
     config = Criterion::default();
     targets = bench_train_step
 }
-/// criterion's `main`, preceded by the setting `track train` makes before its first thread.
+/// criterion's `main`, preceded by the settings `track train` makes before its first thread.
 fn main() {
     // SAFETY: the first statement of `main`: no other thread runs yet.
     #[allow(unsafe_code)]
     unsafe {
         trainer::device::keep_candle_elementwise_on_caller()
     };
+    trainer::device::make_caller_a_rayon_worker();
     benches();
     Criterion::default().configure_from_args().final_summary();
 }

@@ -78,6 +78,7 @@ fn main() -> ExitCode {
     unsafe {
         trainer::device::keep_candle_elementwise_on_caller()
     };
+    trainer::device::make_caller_a_rayon_worker();
     #[cfg(target_os = "linux")]
     no_transparent_huge_pages();
     let cli = Cli::parse();

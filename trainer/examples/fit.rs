@@ -19,6 +19,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     unsafe {
         trainer::device::keep_candle_elementwise_on_caller()
     };
+    trainer::device::make_caller_a_rayon_worker();
     let mut device = "cpu".to_string();
     let mut config: Option<PathBuf> = None;
     let mut sets = Vec::new();
