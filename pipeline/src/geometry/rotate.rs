@@ -245,8 +245,9 @@ fn lerp_pixel<const C: usize>(
     }
 }
 
-/// [`lerp_run`] for 3 channels, `run` the RGB bytes: with SSSE3 (x86-64 CPUs since 2006),
-/// one pass of 16-byte operations per pixel, else [`lerp_run`]; the same bytes either way.
+/// [`lerp_run`] for 3 channels, `run` the RGB bytes: with AVX2, two pixels a pass of 32-byte
+/// operations; with SSSE3 (x86-64 CPUs since 2006), one pixel a pass of 16-byte operations;
+/// else [`lerp_run`]. The same bytes every way.
 pub(super) fn lerp_rgb_run(
     data: &[u8],
     stride: usize,
@@ -254,6 +255,15 @@ pub(super) fn lerp_rgb_run(
     at: (i64, i64),
     step: (i64, i64),
 ) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        #[allow(unsafe_code)]
+        // SAFETY: the CPU has AVX2, the one target feature `lerp_rgb_run_avx2` enables.
+        unsafe {
+            lerp_rgb_run_avx2(data, stride, run, at, step);
+        }
+        return;
+    }
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("ssse3") {
         #[allow(unsafe_code)]
@@ -273,7 +283,7 @@ pub(super) fn lerp_rgb_run(
 /// pixel whose bottom row has fewer than eight bytes left takes [`lerp`].
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "ssse3")]
-fn lerp_rgb_run_ssse3(
+pub(super) fn lerp_rgb_run_ssse3(
     data: &[u8],
     stride: usize,
     run: &mut [u8],
@@ -314,6 +324,99 @@ fn lerp_rgb_run_ssse3(
         let v = _mm_cvtsi128_si32(_mm_shuffle_epi8(v, low_bytes));
         px.copy_from_slice(&v.to_le_bytes()[..3]);
     }
+}
+
+/// [`lerp_rgb_run_ssse3`] two pixels at a time: each 128-bit half of the AVX2 registers holds
+/// one pixel's rows and weights and goes through the same shuffles and `pmaddwd`s (AVX2's
+/// byte shuffles stay within a half). The run's loads are bounds-checked once, from its two
+/// ends; a run whose last pixels sit where the bottom row has fewer than eight bytes left, and
+/// an odd last pixel, take [`lerp_rgb_run_ssse3`].
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn lerp_rgb_run_avx2(
+    data: &[u8],
+    stride: usize,
+    run: &mut [u8],
+    (mut sx, mut sy): (i64, i64),
+    (step_x, step_y): (i64, i64),
+) {
+    use std::arch::x86_64::*;
+    let n = run.len() / 3;
+    if n < 2 || !loads_fit(data.len(), stride, (sx, sy), (step_x, step_y), n) {
+        lerp_rgb_run_ssse3(data, stride, run, (sx, sy), (step_x, step_y));
+        return;
+    }
+    let halves = |m: __m128i| _mm256_broadcastsi128_si256(m);
+    let top_pairs = halves(_mm_setr_epi8(
+        0, -1, 3, -1, 1, -1, 4, -1, 2, -1, 5, -1, -1, -1, -1, -1,
+    ));
+    let bot_pairs = halves(_mm_setr_epi8(
+        8, -1, 11, -1, 9, -1, 12, -1, 10, -1, 13, -1, -1, -1, -1, -1,
+    ));
+    let rows = halves(_mm_setr_epi8(
+        0, 1, 8, 9, 2, 3, 10, 11, 4, 5, 12, 13, -1, -1, -1, -1,
+    ));
+    let low_bytes = halves(_mm_setr_epi8(
+        0, 4, 8, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    ));
+    let offset = _mm256_set1_epi32(1 << 15);
+    let round = _mm256_set1_epi32((1 << 23) + (1 << 15));
+    let base = data.as_ptr();
+    // The eight bytes at `i` (low half) and at `i + stride` (high half).
+    let rows_at = |i: usize| {
+        #[allow(unsafe_code)]
+        // SAFETY: `i` is the top-left byte of a pixel of the run, so `loads_fit` (checked
+        // above) puts `i + stride + 8` within `data`; unaligned 8-byte loads.
+        unsafe {
+            _mm_unpacklo_epi64(
+                _mm_loadl_epi64(base.add(i).cast()),
+                _mm_loadl_epi64(base.add(i + stride).cast()),
+            )
+        }
+    };
+    let at = |sx: i64, sy: i64| (sy >> ROT_FRAC) as usize * stride + (sx >> ROT_FRAC) as usize * 3;
+    let pair_weight = |a: u32, b: u32| {
+        _mm256_set_m128i(
+            _mm_set1_epi32((b << 16 | (256 - b)) as i32),
+            _mm_set1_epi32((a << 16 | (256 - a)) as i32),
+        )
+    };
+    let (pairs, last) = run.as_chunks_mut::<6>();
+    for out in pairs {
+        let (tx, ty) = (sx + step_x, sy + step_y);
+        let both = _mm256_set_m128i(rows_at(at(tx, ty)), rows_at(at(sx, sy)));
+        let wx = pair_weight(weight(sx), weight(tx));
+        let wy = pair_weight(weight(sy), weight(ty));
+        sx = tx + step_x;
+        sy = ty + step_y;
+        let t = _mm256_madd_epi16(_mm256_shuffle_epi8(both, top_pairs), wx);
+        let b = _mm256_madd_epi16(_mm256_shuffle_epi8(both, bot_pairs), wx);
+        let sums = _mm256_packs_epi32(_mm256_sub_epi32(t, offset), _mm256_sub_epi32(b, offset));
+        let v = _mm256_madd_epi16(_mm256_shuffle_epi8(sums, rows), wy);
+        let v = _mm256_srli_epi32::<16>(_mm256_add_epi32(v, round));
+        let v = _mm256_shuffle_epi8(v, low_bytes);
+        let lo = _mm_cvtsi128_si32(_mm256_castsi256_si128(v)) as u32;
+        let hi = _mm_cvtsi128_si32(_mm256_extracti128_si256::<1>(v)) as u32;
+        let six = u64::from(lo & 0xFF_FFFF) | u64::from(hi) << 24;
+        out.copy_from_slice(&six.to_le_bytes()[..6]);
+    }
+    lerp_rgb_run_ssse3(data, stride, last, (sx, sy), (step_x, step_y));
+}
+
+/// Whether every pixel of a run of `n` RGB samples from `(sx, sy)` by `step` has its eight
+/// bytes at the top-left neighbour and eight at the one below within `len` bytes (rows of
+/// `stride`). A sample's source row and column are monotone along the run, so the two ends
+/// bound them all.
+fn loads_fit(len: usize, stride: usize, (sx, sy): (i64, i64), step: (i64, i64), n: usize) -> bool {
+    let last = n.saturating_sub(1) as i64;
+    let (ex, ey) = (sx + last * step.0, sy + last * step.1);
+    let (c0, c1) = (sx >> ROT_FRAC, ex >> ROT_FRAC);
+    let (r0, r1) = (sy >> ROT_FRAC, ey >> ROT_FRAC);
+    if c0.min(c1) < 0 || r0.min(r1) < 0 {
+        return false;
+    }
+    let far = r0.max(r1) as usize * stride + c0.max(c1) as usize * 3;
+    far.checked_add(stride + 8).is_some_and(|end| end <= len)
 }
 
 /// The half-open range of `x` in `0..n` where `lo <= v0 + x·step <= hi`, as `(start, end)`

@@ -213,7 +213,18 @@ proptest! {
         let (mut simd, mut scalar) = (vec![0u8; n * 3], vec![[0u8; 3]; n]);
         lerp_rgb_run(&data, w * 3, &mut simd, at, step);
         lerp_run::<3>(&data, w * 3, &mut scalar, at, step);
-        prop_assert_eq!(simd, scalar.as_flattened());
+        prop_assert_eq!(&simd, scalar.as_flattened());
+        // The one-pixel SSSE3 pass, which CPUs without AVX2 take for the whole run.
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("ssse3") {
+            let mut narrow = vec![0u8; n * 3];
+            #[allow(unsafe_code)]
+            // SAFETY: the CPU has SSSE3, the one target feature the function enables.
+            unsafe {
+                super::rotate::lerp_rgb_run_ssse3(&data, w * 3, &mut narrow, at, step);
+            }
+            prop_assert_eq!(narrow, simd);
+        }
     }
 
     #[test]
