@@ -79,6 +79,7 @@ pub mod error;
 mod fixtures;
 pub mod geometry;
 pub mod normalize;
+mod prefault;
 pub mod preview;
 pub mod report;
 pub mod runtime;

@@ -4,12 +4,15 @@
 
 use std::io::Cursor;
 
-use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits};
+use image::{
+    ColorType, DynamicImage, GrayImage, ImageDecoder, ImageFormat, ImageReader, Limits, RgbImage,
+};
 
 use super::decoded::{DecodeError, Image, SkipReason, convert};
 use super::jpeg_reduced::decode_jpeg_reduced;
 use super::limits::{DecodeLimits, max_alloc};
 use super::scale::MinDecodeSize;
+use crate::prefault::populate_spare_capacity;
 
 /// Decodes a JPEG once it is known to be complete, with the header checked against `limits`
 /// before the pixels are decoded: at the smallest DCT scale `min` admits when given (and
@@ -36,7 +39,26 @@ pub(super) fn decode_jpeg(
     let decoder = reader.into_decoder().map_err(|e| classify(&e))?;
     let (w, h) = decoder.dimensions();
     limits.check(w, h)?;
-    let image = DynamicImage::from_decoder(decoder).map_err(|e| classify(&e))?;
+    let image = match decoder.color_type() {
+        // What nearly every JPEG decodes to: into a buffer mapped in one call (`prefault`).
+        color @ (ColorType::Rgb8 | ColorType::L8) => {
+            let n = usize::try_from(decoder.total_bytes()).unwrap_or(usize::MAX);
+            let mut pixels = Vec::with_capacity(n);
+            populate_spare_capacity(&mut pixels);
+            pixels.resize(n, 0);
+            decoder.read_image(&mut pixels).map_err(|e| classify(&e))?;
+            let wrong_size = || {
+                let detail = "the decoder's output is not width × height pixels";
+                DecodeError::new(SkipReason::NotAnImage, detail)
+            };
+            if color == ColorType::Rgb8 {
+                DynamicImage::ImageRgb8(RgbImage::from_raw(w, h, pixels).ok_or_else(wrong_size)?)
+            } else {
+                DynamicImage::ImageLuma8(GrayImage::from_raw(w, h, pixels).ok_or_else(wrong_size)?)
+            }
+        }
+        _ => DynamicImage::from_decoder(decoder).map_err(|e| classify(&e))?,
+    };
     Ok(convert(image, channels))
 }
 

@@ -250,3 +250,30 @@ fn adam7_row_count_matches_the_passes() {
     assert_eq!(adam7_rows(8, 8), 1 + 1 + 1 + 2 + 2 + 4 + 4);
     assert_eq!(adam7_rows(1, 8), 1 + 1 + 2 + 4);
 }
+
+#[test]
+fn gray_and_colour_jpegs_decode_to_the_image_crates_pixels() {
+    // Decoded into a buffer of our own (mapped ahead in one call): the same pixels as the
+    // image crate's own decode, converted the same way, for both JPEG colour types.
+    let colour = DynamicImage::ImageRgb8(gradient_rgb(37, 21));
+    let gray = DynamicImage::ImageLuma8(colour.to_luma8());
+    for source in [colour, gray] {
+        let jpeg = encode(source.clone(), ImageFormat::Jpeg);
+        let reference = image::load_from_memory_with_format(&jpeg, ImageFormat::Jpeg).unwrap();
+        for channels in [1u8, 3] {
+            let out = decode(&jpeg, Some(ImageFormat::Jpeg), channels, 1000).unwrap();
+            let want = if channels == 1 {
+                reference.to_luma8().into_raw()
+            } else {
+                reference.to_rgb8().into_raw()
+            };
+            assert_eq!((out.width, out.height, out.channels), (37, 21, channels));
+            assert_eq!(
+                out.data,
+                want,
+                "{:?} to {channels} channels",
+                source.color()
+            );
+        }
+    }
+}

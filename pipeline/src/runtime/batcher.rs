@@ -14,6 +14,7 @@ use super::stages::{BATCH, Processed, Shared};
 use crate::batch;
 use crate::config::OnError;
 use crate::error::{Error, Result};
+use crate::prefault::populate_spare_capacity;
 use crate::report::Tally;
 use crate::source::{Dataset, Sample};
 
@@ -45,14 +46,18 @@ impl Batcher {
         let mut pending: BTreeMap<usize, Processed> = BTreeMap::new();
         let mut next = 0usize;
         // A recycled buffer's pages are already mapped: no fresh 10s of MB for the kernel to
-        // zero per batch.
+        // zero per batch. A fresh one is mapped in one call, not a fault per page.
         let buffer = || match recycled.try_recv() {
             Ok(mut images) => {
                 images.clear();
                 images.reserve(self.batch_size * self.sample_len);
                 images
             }
-            Err(_) => Vec::with_capacity(self.batch_size * self.sample_len),
+            Err(_) => {
+                let mut images = Vec::with_capacity(self.batch_size * self.sample_len);
+                populate_spare_capacity(&mut images);
+                images
+            }
         };
         let mut images: Vec<f32> = buffer();
         let (mut labels, mut ids) = (Vec::new(), Vec::new());
