@@ -8,7 +8,6 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Context;
-use pipeline::batch::BatchDigest;
 use pipeline::config::{Augment, Normalize, PipelineConfig, parse_transform_list};
 use pipeline::{Dataset, Loader, Mode, PipelineReport, Split};
 use serde::Serialize;
@@ -144,7 +143,8 @@ pub fn run(args: PipelineArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> 
     } else {
         Mode::Eval
     };
-    let loader = Loader::new(&dataset, args.split, mode, &config)?;
+    let mut loader = Loader::new(&dataset, args.split, mode, &config)?;
+    loader.keep_digest();
     if loader.is_empty() {
         anyhow::bail!(
             "split `{}` of {} is empty",
@@ -157,14 +157,12 @@ pub fn run(args: PipelineArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> 
         global.quiet || args.output.format() != Format::Table,
     );
     bar.set_prefix("pipeline");
-    let mut digest = BatchDigest::new();
     let mut reports: Vec<PipelineReport> = Vec::new();
     let mut preview = args.preview.clone();
     for epoch in 0..args.epochs {
         let mut running = loader.epoch(epoch)?;
         while let Some(batch) = running.next() {
             let batch = batch?;
-            digest.update(&batch)?;
             if let Some(path) = preview.take() {
                 let (mean, std) = loader.normalization();
                 pipeline::preview::write_grid(&path, &batch, mean, std, 64)?;
@@ -186,7 +184,7 @@ pub fn run(args: PipelineArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> 
         &args,
         &config,
         reports,
-        digest.finish(),
+        loader.digest().unwrap_or_default(),
         start.elapsed().as_secs_f64(),
     );
     args.output.print(

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use arrow::array::{Array, FixedSizeListArray, Float32Array, Int32Array, RecordBatch, UInt64Array};
 use arrow::buffer::ScalarBuffer;
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, ToByteSlice};
 use twox_hash::XxHash3_128;
 
 use crate::error::{Error, Result};
@@ -172,13 +172,23 @@ impl BatchDigest {
     /// Adds one batch: its image, label and id buffers as stored (native byte order,
     /// little-endian on every platform gapwatch supports), without copying.
     pub fn update(&mut self, batch: &RecordBatch) -> Result<()> {
-        self.hasher
-            .write(image_array(batch)?.values().inner().as_slice());
+        self.write_images(image_array(batch)?.values());
         let labels = column::<Int32Array>(batch, LABEL_COLUMN, "Int32")?;
-        self.hasher.write(labels.values().inner().as_slice());
         let ids = column::<UInt64Array>(batch, SAMPLE_ID_COLUMN, "UInt64")?;
-        self.hasher.write(ids.values().inner().as_slice());
+        self.write_labels_and_ids(labels.values(), ids.values());
         Ok(())
+    }
+
+    /// Adds image floats: a batch's, whole or a sample at a time, in order (the loader's batch
+    /// stage hashes each sample as it copies it in, while it is in cache).
+    pub(crate) fn write_images(&mut self, values: &[f32]) {
+        self.hasher.write(values.to_byte_slice());
+    }
+
+    /// Ends a batch begun by [`BatchDigest::write_images`]: its labels, then its ids.
+    pub(crate) fn write_labels_and_ids(&mut self, labels: &[i32], ids: &[u64]) {
+        self.hasher.write(labels.to_byte_slice());
+        self.hasher.write(ids.to_byte_slice());
     }
 
     /// The digest as 32 hex digits.

@@ -47,6 +47,39 @@ fn same_seed_gives_identical_batches_with_1_and_4_workers() {
 }
 
 #[test]
+fn the_loaders_kept_digest_is_the_consumers_digest_of_the_batches_it_received() {
+    let mut c = bundled(430);
+    c.loader.batch_size = 20;
+    let ds = Dataset::open(&c.data).unwrap();
+    let plain = Loader::train(&ds, &c).unwrap();
+    assert_eq!(plain.digest(), None);
+    assert_ne!(plain.len() % 20, 0, "the last batch must be short");
+    for drop_last in [false, true] {
+        c.loader.drop_last = drop_last;
+        let mut loader = Loader::train(&ds, &c).unwrap();
+        loader.keep_digest();
+        let mut consumer = BatchDigest::new();
+        let mut batches = 0;
+        for epoch in 0..2 {
+            let mut running = loader.epoch(epoch).unwrap();
+            for b in running.by_ref() {
+                consumer.update(&b.unwrap()).unwrap();
+                batches += 1;
+            }
+            running.join().unwrap();
+        }
+        // A dropped short batch was hashed sample by sample, then taken back out.
+        let full = plain.len() / 20;
+        assert_eq!(batches, 2 * if drop_last { full } else { full + 1 });
+        assert_eq!(
+            loader.digest(),
+            Some(consumer.finish()),
+            "drop_last {drop_last}"
+        );
+    }
+}
+
+#[test]
 fn recycled_batches_change_no_byte_and_a_batch_kept_elsewhere_is_never_refilled() {
     let mut c = bundled(430); // 387 training samples: the last batch is short
     c.loader.batch_size = 20;

@@ -1,9 +1,10 @@
 //! The batch stage: one thread that puts the processed samples back in the epoch's order and
-//! builds the Arrow batches, reusing recycled buffers.
+//! builds the Arrow batches, reusing recycled buffers (and hashes them into the loader's
+//! digest when it keeps one).
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use arrow::array::RecordBatch;
@@ -11,7 +12,7 @@ use arrow::datatypes::SchemaRef;
 use crossbeam::channel::{Receiver, Sender};
 
 use super::stages::{BATCH, Processed, Shared};
-use crate::batch;
+use crate::batch::{self, BatchDigest};
 use crate::config::OnError;
 use crate::error::{Error, Result};
 use crate::prefault::populate_spare_capacity;
@@ -30,6 +31,8 @@ pub(super) struct Batcher {
     pub(super) on_error: OnError,
     pub(super) shared: Arc<Shared>,
     pub(super) stop: Arc<AtomicBool>,
+    /// The loader's digest of emitted batches, when it keeps one.
+    pub(super) digest: Option<Arc<Mutex<BatchDigest>>>,
 }
 
 impl Batcher {
@@ -61,6 +64,9 @@ impl Batcher {
         };
         let mut images: Vec<f32> = buffer();
         let (mut labels, mut ids) = (Vec::new(), Vec::new());
+        // The digest before the batch being filled: a batch that is never emitted (the last,
+        // short one under `drop_last`, or one cut off by a stop) leaves no trace in it.
+        let mut before_batch: Option<BatchDigest> = None;
         'outer: while let Some(item) = tally.recv(&rx) {
             let t = Instant::now();
             pending.insert(item.pos, item);
@@ -72,6 +78,14 @@ impl Batcher {
                 match item.result {
                     Ok(values) => {
                         images.extend_from_slice(&values);
+                        if let Some(digest) = &self.digest {
+                            // Hashed right after the copy, while the sample is in cache.
+                            let mut digest = lock(digest);
+                            if labels.is_empty() {
+                                before_batch = Some(digest.clone());
+                            }
+                            digest.write_images(&values);
+                        }
                         let _ = pool.try_send(values);
                         labels.push(sample.label);
                         ids.push(sample.id);
@@ -126,6 +140,10 @@ impl Batcher {
         if !labels.is_empty() && !self.drop_last && !self.stop.load(Ordering::Relaxed) {
             let t = Instant::now();
             self.emit(&mut tally, &tx, images, labels, ids, t);
+        } else if let (false, Some(digest), Some(before)) =
+            (labels.is_empty(), &self.digest, before_batch)
+        {
+            *lock(digest) = before;
         }
         tally.flush(&self.shared.stages[BATCH]);
     }
@@ -141,6 +159,9 @@ impl Batcher {
         t: Instant,
     ) -> bool {
         let n = labels.len() as u64;
+        if let Some(digest) = &self.digest {
+            lock(digest).write_labels_and_ids(&labels, &ids);
+        }
         let built = batch::build(&self.schema, images, labels, ids);
         tally.busy += t.elapsed();
         let ok = built.is_ok();
@@ -151,4 +172,9 @@ impl Batcher {
         self.shared.batches.fetch_add(1, Ordering::Relaxed);
         ok
     }
+}
+
+/// The digest, whether or not a thread panicked holding it (its bytes are then moot anyway).
+fn lock(digest: &Mutex<BatchDigest>) -> std::sync::MutexGuard<'_, BatchDigest> {
+    digest.lock().unwrap_or_else(|p| p.into_inner())
 }

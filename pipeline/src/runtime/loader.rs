@@ -1,8 +1,8 @@
 //! The [`Loader`]: one split in a [`Mode`], kept across epochs (its decoded-image cache and its
 //! buffers with it); [`Loader::epoch`] wires the stages with bounded channels and starts them.
 
-use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
@@ -19,7 +19,7 @@ use super::cache::DecodedCache;
 use super::running::Running;
 use super::stages::{self, DecodedItem, Processed, ReadItem, Shared, StageContext};
 use crate::augment;
-use crate::batch;
+use crate::batch::{self, BatchDigest};
 use crate::config::{LoaderConfig, PipelineConfig};
 use crate::error::{Error, Result};
 use crate::normalize;
@@ -52,6 +52,7 @@ pub struct Loader {
     schema: SchemaRef,
     cache: Arc<DecodedCache>,
     buffers: Buffers,
+    digest: Option<Arc<Mutex<BatchDigest>>>,
 }
 
 /// Output buffers of consumed samples and batches, kept from one epoch to the next: their
@@ -179,7 +180,24 @@ impl Loader {
                 (config.loader.cache_mb as usize).saturating_mul(1 << 20),
             )),
             buffers: Buffers::new(&config.loader),
+            digest: None,
         })
+    }
+
+    /// From now on, keeps the [`BatchDigest`] of every batch this loader's epochs emit, in
+    /// order: what a consumer updating one with each batch it receives would hold, computed
+    /// by the batch stage as it copies each sample in (while the sample is in cache) instead
+    /// of by a second pass over every batch.
+    pub fn keep_digest(&mut self) {
+        self.digest.get_or_insert_default();
+    }
+
+    /// The kept digest (see [`Loader::keep_digest`]) as 32 hex digits, complete for the
+    /// epochs whose [`Running`] has been joined; none when the loader keeps none.
+    pub fn digest(&self) -> Option<String> {
+        let digest = self.digest.as_ref()?;
+        let digest = digest.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        Some(digest.finish())
     }
 
     /// Samples per epoch (before skips).
@@ -322,6 +340,7 @@ impl Loader {
                 on_error: self.dataset.config().on_error,
                 shared: shared.clone(),
                 stop: stop.clone(),
+                digest: self.digest.clone(),
             };
             handles.push(spawn(
                 "batch".into(),
