@@ -42,7 +42,12 @@ pub(super) fn decode_jpeg(
     let image = match decoder.color_type() {
         // What nearly every JPEG decodes to: into a buffer mapped in one call (`prefault`).
         color @ (ColorType::Rgb8 | ColorType::L8) => {
-            let n = usize::try_from(decoder.total_bytes()).unwrap_or(usize::MAX);
+            let n = usize::try_from(decoder.total_bytes()).map_err(|_| {
+                DecodeError::new(
+                    SkipReason::TooLarge,
+                    "the decoded image exceeds the address space",
+                )
+            })?;
             let mut pixels = Vec::with_capacity(n);
             populate_spare_capacity(&mut pixels);
             pixels.resize(n, 0);
