@@ -184,7 +184,7 @@ pub fn run(args: PipelineArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> 
         &args,
         &config,
         reports,
-        loader.digest().unwrap_or_default(),
+        loader.digest().context("the loader kept no batch digest")?,
         start.elapsed().as_secs_f64(),
     );
     args.output.print(

@@ -297,6 +297,7 @@ pub fn normalize_into(img: &Image, scale: &[f32], offset: &[f32], out: &mut [f32
     normalize_planes(img, scale, offset, out);
 }
 
+/// [`normalize_into`]'s loop, inlined into each build of it.
 #[inline(always)]
 fn normalize_planes(img: &Image, scale: &[f32], offset: &[f32], out: &mut [f32]) {
     let c = img.channels as usize;

@@ -20,8 +20,8 @@ pub(crate) fn populate_spare_capacity<T>(v: &mut Vec<T>) -> bool {
             #[allow(unsafe_code)]
             // SAFETY: `first..last` lies within the allocation of `v`, which this function
             // borrows mutably; MADV_POPULATE_WRITE only maps pages (as a write would, without
-            // writing) and changes no byte of the range. Its result is ignored: on failure the
-            // pages fault in on first write as usual.
+            // writing) and changes no byte of the range. On failure the pages fault in on
+            // first write as usual.
             return unsafe {
                 libc::madvise(
                     first as *mut libc::c_void,
