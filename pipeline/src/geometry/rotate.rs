@@ -1,6 +1,6 @@
 //! Rotation about the center, nearest or bilinear, of the image or of its mirror image
 //! (incremental fixed-point source coordinates, const-generic channel loops, RGB bilinear runs
-//! in SSSE3 where the CPU has it).
+//! in AVX2 or SSSE3 where the CPU has it).
 
 use crate::config::Interpolation;
 use crate::decode::Image;
@@ -245,9 +245,9 @@ fn lerp_pixel<const C: usize>(
     }
 }
 
-/// [`lerp_run`] for 3 channels, `run` the RGB bytes: with AVX2, two pixels a pass of 32-byte
-/// operations; with SSSE3 (x86-64 CPUs since 2006), one pixel a pass of 16-byte operations;
-/// else [`lerp_run`]. The same bytes every way.
+/// [`lerp_run`] for 3 channels, `run` the RGB bytes: with AVX2, eight pixels a pass of
+/// gathers and 32-byte operations; with SSSE3 (x86-64 CPUs since 2006), one pixel a pass of
+/// 16-byte operations; else [`lerp_run`]. The same bytes every way.
 pub(super) fn lerp_rgb_run(
     data: &[u8],
     stride: usize,
@@ -326,81 +326,182 @@ pub(super) fn lerp_rgb_run_ssse3(
     }
 }
 
-/// [`lerp_rgb_run_ssse3`] two pixels at a time: each 128-bit half of the AVX2 registers holds
-/// one pixel's rows and weights and goes through the same shuffles and `pmaddwd`s (AVX2's
-/// byte shuffles stay within a half). The run's loads are bounds-checked once, from its two
-/// ends; a run whose last pixels sit where the bottom row has fewer than eight bytes left, and
-/// an odd last pixel, take [`lerp_rgb_run_ssse3`].
+/// [`lerp_rgb_run_ssse3`] eight pixels at a time: the eight source coordinates stepped in
+/// 32-bit lanes, each pixel's eight bytes of its top and bottom rows fetched by 64-bit
+/// gathers, then per channel the `(left, right)` bytes paired into 16-bit lanes and weighted
+/// by `pmaddwd` as in the one-pixel pass (the same integers as [`lerp`]). The run's loads are
+/// bounds-checked once, from its two ends; a run too close to the end of the data (the bottom
+/// row's last pair has fewer than eight bytes after it), one whose offsets or coordinates
+/// would not fit 32 bits, and the last pixels of a run short of eight take
+/// [`lerp_rgb_run_ssse3`].
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 fn lerp_rgb_run_avx2(
     data: &[u8],
     stride: usize,
     run: &mut [u8],
-    (mut sx, mut sy): (i64, i64),
+    (sx, sy): (i64, i64),
     (step_x, step_y): (i64, i64),
 ) {
     use std::arch::x86_64::*;
     let n = run.len() / 3;
-    if n < 2 || !loads_fit(data.len(), stride, (sx, sy), (step_x, step_y), n) {
+    let fits_i32 = |v: i64| i32::try_from(v).is_ok();
+    let last = n as i64 - 1;
+    // Coordinates are monotone along the run: its ends (and one step of eight beyond, where
+    // the lanes are stepped to before the loop ends) bound every value the lanes hold.
+    let lanes_fit = [sx, sy, sx + (last + 8) * step_x, sy + (last + 8) * step_y]
+        .into_iter()
+        .all(fits_i32)
+        && fits_i32(step_x * 8)
+        && fits_i32(step_y * 8);
+    if n < 8
+        || !lanes_fit
+        || data.len() > i32::MAX as usize
+        || !loads_fit(data.len(), stride, (sx, sy), (step_x, step_y), n)
+    {
         lerp_rgb_run_ssse3(data, stride, run, (sx, sy), (step_x, step_y));
         return;
     }
-    let halves = |m: __m128i| _mm256_broadcastsi128_si256(m);
-    let top_pairs = halves(_mm_setr_epi8(
-        0, -1, 3, -1, 1, -1, 4, -1, 2, -1, 5, -1, -1, -1, -1, -1,
-    ));
-    let bot_pairs = halves(_mm_setr_epi8(
-        8, -1, 11, -1, 9, -1, 12, -1, 10, -1, 13, -1, -1, -1, -1, -1,
-    ));
-    let rows = halves(_mm_setr_epi8(
-        0, 1, 8, 9, 2, 3, 10, 11, 4, 5, 12, 13, -1, -1, -1, -1,
-    ));
-    let low_bytes = halves(_mm_setr_epi8(
-        0, 4, 8, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-    ));
+    // Byte `c` and byte `c + 3` (a channel of the left and right neighbours) of each 64-bit
+    // gather element, as 16-bit pairs: into the low eight bytes of each 128-bit half from the
+    // gather of pixels (0, 1 | 4, 5), into the high eight from that of (2, 3 | 6, 7), so the
+    // 32-bit lanes hold pixels 0..8 in order.
+    let pairs = |c: i8, high: bool| {
+        let (a, b) = (c, c + 8);
+        let half = if high {
+            _mm_setr_epi8(
+                -1,
+                -1,
+                -1,
+                -1,
+                -1,
+                -1,
+                -1,
+                -1,
+                a,
+                -1,
+                a + 3,
+                -1,
+                b,
+                -1,
+                b + 3,
+                -1,
+            )
+        } else {
+            _mm_setr_epi8(
+                a,
+                -1,
+                a + 3,
+                -1,
+                b,
+                -1,
+                b + 3,
+                -1,
+                -1,
+                -1,
+                -1,
+                -1,
+                -1,
+                -1,
+                -1,
+                -1,
+            )
+        };
+        _mm256_broadcastsi128_si256(half)
+    };
+    let low = [pairs(0, false), pairs(1, false), pairs(2, false)];
+    let high = [pairs(0, true), pairs(1, true), pairs(2, true)];
     let offset = _mm256_set1_epi32(1 << 15);
     let round = _mm256_set1_epi32((1 << 23) + (1 << 15));
-    let base = data.as_ptr();
-    // The eight bytes at `i` (low half) and at `i + stride` (high half).
-    let rows_at = |i: usize| {
+    let byte = _mm256_set1_epi32(0xFF);
+    let w256 = _mm256_set1_epi32(256);
+    let low16 = _mm256_set1_epi32(0xFFFF);
+    let stride32 = _mm256_set1_epi32(stride as i32);
+    let three = _mm256_set1_epi32(3);
+    // The four bytes of each lane's RGB (and a zero) packed into twelve bytes a half, then the
+    // halves' twelve side by side.
+    let pack = _mm256_broadcastsi128_si256(_mm_setr_epi8(
+        0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, -1, -1, -1, -1,
+    ));
+    let join = _mm256_setr_epi32(0, 1, 2, 4, 5, 6, 3, 7);
+    let steps = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    let mut vx = _mm256_add_epi32(
+        _mm256_set1_epi32(sx as i32),
+        _mm256_mullo_epi32(steps, _mm256_set1_epi32(step_x as i32)),
+    );
+    let mut vy = _mm256_add_epi32(
+        _mm256_set1_epi32(sy as i32),
+        _mm256_mullo_epi32(steps, _mm256_set1_epi32(step_y as i32)),
+    );
+    let (step8_x, step8_y) = (
+        _mm256_set1_epi32((step_x * 8) as i32),
+        _mm256_set1_epi32((step_y * 8) as i32),
+    );
+    // The weight pair (256 − a, a) of the 16.16 coordinates `v`, as 16-bit halves.
+    let weights = |v: __m256i| {
+        let a = _mm256_and_si256(_mm256_srli_epi32::<{ (ROT_FRAC - 8) as i32 }>(v), byte);
+        _mm256_or_si256(_mm256_sub_epi32(w256, a), _mm256_slli_epi32::<16>(a))
+    };
+    let top = data.as_ptr();
+    let bottom = top.wrapping_add(stride);
+    let (octets, rest) = run.as_chunks_mut::<24>();
+    for out in octets.iter_mut() {
+        let offsets = _mm256_add_epi32(
+            _mm256_mullo_epi32(_mm256_srai_epi32::<{ ROT_FRAC as i32 }>(vy), stride32),
+            _mm256_mullo_epi32(_mm256_srai_epi32::<{ ROT_FRAC as i32 }>(vx), three),
+        );
+        let (o03, o47) = (
+            _mm256_castsi256_si128(offsets),
+            _mm256_extracti128_si256::<1>(offsets),
+        );
+        let (first, second) = (_mm_unpacklo_epi64(o03, o47), _mm_unpackhi_epi64(o03, o47));
         #[allow(unsafe_code)]
-        // SAFETY: `i` is the top-left byte of a pixel of the run, so `loads_fit` (checked
-        // above) puts `i + stride + 8` within `data`; unaligned 8-byte loads.
+        // SAFETY: every offset is the top-left byte of a pixel of the run, so `loads_fit`
+        // (checked above) puts its eight bytes and the eight a row below within `data`.
+        let rows = unsafe {
+            [
+                _mm256_i32gather_epi64::<1>(top.cast(), first),
+                _mm256_i32gather_epi64::<1>(top.cast(), second),
+                _mm256_i32gather_epi64::<1>(bottom.cast(), first),
+                _mm256_i32gather_epi64::<1>(bottom.cast(), second),
+            ]
+        };
+        let (wx, wy) = (weights(vx), weights(vy));
+        vx = _mm256_add_epi32(vx, step8_x);
+        vy = _mm256_add_epi32(vy, step8_y);
+        let channel = |c: usize| {
+            let row = |a: __m256i, b: __m256i| {
+                let lr = _mm256_or_si256(
+                    _mm256_shuffle_epi8(a, low[c]),
+                    _mm256_shuffle_epi8(b, high[c]),
+                );
+                _mm256_sub_epi32(_mm256_madd_epi16(lr, wx), offset)
+            };
+            let (t, b) = (row(rows[0], rows[1]), row(rows[2], rows[3]));
+            let tb = _mm256_or_si256(_mm256_and_si256(t, low16), _mm256_slli_epi32::<16>(b));
+            // The value in bits 16..24.
+            _mm256_add_epi32(_mm256_madd_epi16(tb, wy), round)
+        };
+        let (r, g, b) = (channel(0), channel(1), channel(2));
+        let rgb = _mm256_or_si256(
+            _mm256_or_si256(
+                _mm256_srli_epi32::<16>(r),
+                _mm256_and_si256(_mm256_srli_epi32::<8>(g), _mm256_set1_epi32(0xFF00)),
+            ),
+            _mm256_and_si256(b, _mm256_set1_epi32(0xFF_0000)),
+        );
+        let packed = _mm256_permutevar8x32_epi32(_mm256_shuffle_epi8(rgb, pack), join);
+        let mut bytes = [0u8; 32];
+        #[allow(unsafe_code)]
+        // SAFETY: a 32-byte unaligned store into a 32-byte array.
         unsafe {
-            _mm_unpacklo_epi64(
-                _mm_loadl_epi64(base.add(i).cast()),
-                _mm_loadl_epi64(base.add(i + stride).cast()),
-            )
-        }
-    };
-    let at = |sx: i64, sy: i64| (sy >> ROT_FRAC) as usize * stride + (sx >> ROT_FRAC) as usize * 3;
-    let pair_weight = |a: u32, b: u32| {
-        _mm256_set_m128i(
-            _mm_set1_epi32((b << 16 | (256 - b)) as i32),
-            _mm_set1_epi32((a << 16 | (256 - a)) as i32),
-        )
-    };
-    let (pairs, last) = run.as_chunks_mut::<6>();
-    for out in pairs {
-        let (tx, ty) = (sx + step_x, sy + step_y);
-        let both = _mm256_set_m128i(rows_at(at(tx, ty)), rows_at(at(sx, sy)));
-        let wx = pair_weight(weight(sx), weight(tx));
-        let wy = pair_weight(weight(sy), weight(ty));
-        sx = tx + step_x;
-        sy = ty + step_y;
-        let t = _mm256_madd_epi16(_mm256_shuffle_epi8(both, top_pairs), wx);
-        let b = _mm256_madd_epi16(_mm256_shuffle_epi8(both, bot_pairs), wx);
-        let sums = _mm256_packs_epi32(_mm256_sub_epi32(t, offset), _mm256_sub_epi32(b, offset));
-        let v = _mm256_madd_epi16(_mm256_shuffle_epi8(sums, rows), wy);
-        let v = _mm256_srli_epi32::<16>(_mm256_add_epi32(v, round));
-        let v = _mm256_shuffle_epi8(v, low_bytes);
-        let lo = _mm_cvtsi128_si32(_mm256_castsi256_si128(v)) as u32;
-        let hi = _mm_cvtsi128_si32(_mm256_extracti128_si256::<1>(v)) as u32;
-        let six = u64::from(lo & 0xFF_FFFF) | u64::from(hi) << 24;
-        out.copy_from_slice(&six.to_le_bytes()[..6]);
+            _mm256_storeu_si256(bytes.as_mut_ptr().cast(), packed)
+        };
+        out.copy_from_slice(&bytes[..24]);
     }
-    lerp_rgb_run_ssse3(data, stride, last, (sx, sy), (step_x, step_y));
+    let done = (octets.len() * 8) as i64;
+    let at = (sx + done * step_x, sy + done * step_y);
+    lerp_rgb_run_ssse3(data, stride, rest, at, (step_x, step_y));
 }
 
 /// Whether every pixel of a run of `n` RGB samples from `(sx, sy)` by `step` has its eight

@@ -162,6 +162,25 @@ fn rgb_bilinear_run_reaching_the_last_pair_equals_the_per_channel_run() {
     }
 }
 
+#[test]
+fn rgb_bilinear_run_beyond_32_bit_coordinates_equals_the_per_channel_run() {
+    // A row wider than 2^15 pixels: 16.16 source coordinates past it no longer fit the 32-bit
+    // lanes of the eight-pixel pass, which must then leave the run to the one-pixel pass.
+    let (w, h) = (40_000usize, 2usize);
+    let data: Vec<u8> = (0..w * h * 3).map(|v| (v * 31 % 253) as u8).collect();
+    for (x, step) in [
+        (30_000i64, 1i64 << ROT_FRAC),
+        (39_000, -(3 << (ROT_FRAC - 1))),
+    ] {
+        let at = ((x << ROT_FRAC) + 0x5A5A, 0x2000);
+        let n = 600;
+        let (mut simd, mut scalar) = (vec![0u8; n * 3], vec![[0u8; 3]; n]);
+        lerp_rgb_run(&data, w * 3, &mut simd, at, (step, 0));
+        lerp_run::<3>(&data, w * 3, &mut scalar, at, (step, 0));
+        assert_eq!(simd, scalar.as_flattened(), "from x = {x}");
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(96))]
 
