@@ -79,9 +79,7 @@ fn jpeg_is_complete(bytes: &[u8]) -> bool {
     loop {
         // Find a marker: FF, any fill FFs, then the code (bytes before it are skipped, as
         // libjpeg skips extraneous bytes).
-        while i < n && bytes[i] != 0xFF {
-            i += 1;
-        }
+        i = next_ff(bytes, i);
         while i < n && bytes[i] == 0xFF {
             i += 1;
         }
@@ -108,9 +106,7 @@ fn jpeg_is_complete(bytes: &[u8]) -> bool {
         if code == 0xDA {
             // Entropy-coded data up to the next marker that is not a stuffed zero or a restart.
             loop {
-                while i < n && bytes[i] != 0xFF {
-                    i += 1;
-                }
+                i = next_ff(bytes, i);
                 let Some(&next) = bytes.get(i + 1) else {
                     return false;
                 };
@@ -122,6 +118,15 @@ fn jpeg_is_complete(bytes: &[u8]) -> bool {
             }
         }
     }
+}
+
+/// The index of the first FF byte at or after `i` (`bytes.len()` when none): a vectorized
+/// search, since entropy-coded data is nearly all of a JPEG's bytes.
+fn next_ff(bytes: &[u8], i: usize) -> usize {
+    bytes
+        .get(i..)
+        .and_then(|rest| memchr::memchr(0xFF, rest))
+        .map_or(bytes.len(), |k| i + k)
 }
 
 fn classify(error: &image::ImageError) -> DecodeError {
