@@ -172,30 +172,45 @@ fn bilinear_bordered<const C: usize>(src: &Image, fill: u8, px: &mut [u8; C], sx
     }
 }
 
-/// Bilinear rotation: the bordered rule before and after the run of pixels whose four
-/// neighbours all lie inside; on that run, branch-free, the two neighbours of a source row are
-/// the `2·C` bytes at the pixel.
+/// Bilinear rotation: `fill` where no neighbour lies inside, the bordered rule where some do,
+/// and on the run of pixels whose four neighbours all lie inside, branch-free, the two
+/// neighbours of a source row are the `2·C` bytes at the pixel. Each of these is an interval
+/// of a row (coordinates are linear in x), the inner one within the outer.
 fn rotate_bilinear<const C: usize>(src: &Image, map: &SourceMap, fill: u8, out: &mut [u8]) {
     let (w, h) = (src.width as usize, src.height as usize);
     let stride = w * C;
-    let max = (
+    let one = 1i64 << ROT_FRAC;
+    // All four neighbours inside: 0 <= coordinate < (size - 1)·one.
+    let inner = (
         ((w as i64 - 1) << ROT_FRAC) - 1,
         ((h as i64 - 1) << ROT_FRAC) - 1,
+    );
+    // Some neighbour inside: -one <= coordinate < size·one, shifted by `one` to start at 0.
+    let touching = (
+        ((w as i64 + 1) << ROT_FRAC) - 1,
+        ((h as i64 + 1) << ROT_FRAC) - 1,
     );
     for (y, row) in out.chunks_exact_mut(stride).enumerate() {
         let start = map.row_start(y);
         let pixels = row.as_chunks_mut::<C>().0;
-        let (lo, hi) = map.inner_run(start, 0, max, pixels.len());
+        let (near_lo, near_hi) = map.inner_run(start, one, touching, pixels.len());
+        let (lo, hi) = map.inner_run(start, 0, inner, pixels.len());
+        let lo = lo.clamp(near_lo, near_hi);
+        let hi = hi.clamp(lo, near_hi);
         let at = |x: usize| {
             (
                 start.0 + x as i64 * map.step_x,
                 start.1 + x as i64 * map.step_y,
             )
         };
-        let (head, rest) = pixels.split_at_mut(lo);
+        let (outside, rest) = pixels.split_at_mut(near_lo);
+        let (near, outside_after) = rest.split_at_mut(near_hi - near_lo);
+        outside.as_flattened_mut().fill(fill);
+        outside_after.as_flattened_mut().fill(fill);
+        let (head, rest) = near.split_at_mut(lo - near_lo);
         let (run, tail) = rest.split_at_mut(hi - lo);
         for (x, px) in head.iter_mut().enumerate() {
-            let (sx, sy) = at(x);
+            let (sx, sy) = at(near_lo + x);
             bilinear_bordered(src, fill, px, sx, sy);
         }
         let (sx, sy) = at(lo);
