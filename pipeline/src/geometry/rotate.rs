@@ -381,51 +381,10 @@ fn lerp_rgb_run_avx2(
     // gather element, as 16-bit pairs: into the low eight bytes of each 128-bit half from the
     // gather of pixels (0, 1 | 4, 5), into the high eight from that of (2, 3 | 6, 7), so the
     // 32-bit lanes hold pixels 0..8 in order.
-    let pairs = |c: i8, high: bool| {
-        let (a, b) = (c, c + 8);
-        let half = if high {
-            _mm_setr_epi8(
-                -1,
-                -1,
-                -1,
-                -1,
-                -1,
-                -1,
-                -1,
-                -1,
-                a,
-                -1,
-                a + 3,
-                -1,
-                b,
-                -1,
-                b + 3,
-                -1,
-            )
-        } else {
-            _mm_setr_epi8(
-                a,
-                -1,
-                a + 3,
-                -1,
-                b,
-                -1,
-                b + 3,
-                -1,
-                -1,
-                -1,
-                -1,
-                -1,
-                -1,
-                -1,
-                -1,
-                -1,
-            )
-        };
-        _mm256_broadcastsi128_si256(half)
-    };
-    let low = [pairs(0, false), pairs(1, false), pairs(2, false)];
-    let high = [pairs(0, true), pairs(1, true), pairs(2, true)];
+    let pairs = |c: u8| i64::from_le_bytes([c, 0x80, c + 3, 0x80, c + 8, 0x80, c + 11, 0x80]);
+    let none = -1i64; // shuffle indices with the high bit set: zero bytes
+    let low = [0, 1, 2].map(|c| _mm256_broadcastsi128_si256(_mm_set_epi64x(none, pairs(c))));
+    let high = [0, 1, 2].map(|c| _mm256_broadcastsi128_si256(_mm_set_epi64x(pairs(c), none)));
     let offset = _mm256_set1_epi32(1 << 15);
     let round = _mm256_set1_epi32((1 << 23) + (1 << 15));
     let byte = _mm256_set1_epi32(0xFF);
