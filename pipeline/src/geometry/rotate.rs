@@ -109,17 +109,10 @@ fn rotate_nearest<const C: usize>(src: &Image, map: &SourceMap, fill: u8, out: &
                 start.1 + half + x as i64 * map.step_y,
             )
         };
-        for (x, px) in head.iter_mut().chain(tail.iter_mut()).enumerate() {
-            let x = if x < lo { x } else { x - lo + hi };
-            let (sx, sy) = at(x);
-            let (sx, sy) = (sx >> ROT_FRAC, sy >> ROT_FRAC);
-            if sx < 0 || sy < 0 || sx >= w as i64 || sy >= h as i64 {
-                px.fill(fill);
-            } else {
-                let i = sy as usize * stride + sx as usize * C;
-                px.copy_from_slice(&src.data[i..i + C]);
-            }
-        }
+        // Inside is where both coordinates are: the intersection of two intervals, so every
+        // pixel before or after it samples outside.
+        head.as_flattened_mut().fill(fill);
+        tail.as_flattened_mut().fill(fill);
         let (mut sx, mut sy) = at(lo);
         for px in inner {
             let i = (sy >> ROT_FRAC) as usize * stride + (sx >> ROT_FRAC) as usize * C;
