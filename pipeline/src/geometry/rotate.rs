@@ -103,17 +103,12 @@ fn rotate_nearest<const C: usize>(src: &Image, map: &SourceMap, fill: u8, out: &
         let (lo, hi) = map.inner_run(start, half, max, pixels.len());
         let (head, rest) = pixels.split_at_mut(lo);
         let (inner, tail) = rest.split_at_mut(hi - lo);
-        let at = |x: usize| {
-            (
-                start.0 + half + x as i64 * map.step_x,
-                start.1 + half + x as i64 * map.step_y,
-            )
-        };
         // Inside is where both coordinates are: the intersection of two intervals, so every
         // pixel before or after it samples outside.
         head.as_flattened_mut().fill(fill);
         tail.as_flattened_mut().fill(fill);
-        let (mut sx, mut sy) = at(lo);
+        let mut sx = start.0 + half + lo as i64 * map.step_x;
+        let mut sy = start.1 + half + lo as i64 * map.step_y;
         for px in inner {
             let i = (sy >> ROT_FRAC) as usize * stride + (sx >> ROT_FRAC) as usize * C;
             px.copy_from_slice(&src.data[i..i + C]);
