@@ -13,12 +13,13 @@ use std::path::Path;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use pipeline::config::{
-    DataConfig, Filter, IMAGENET_MEAN, IMAGENET_STD, Interpolation, TransformSpec, ValSource,
+    DataConfig, Filter, IMAGENET_MEAN, IMAGENET_STD, Interpolation, Normalize, PipelineConfig,
+    TransformSpec, ValSource,
 };
 use pipeline::decode::{self, DecodeLimits, Image};
 use pipeline::geometry::{Rotate, rotate_into};
 use pipeline::transform::{Chain, Scratch};
-use pipeline::{Dataset, Split};
+use pipeline::{Dataset, Loader, Split};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -207,17 +208,6 @@ fn bench_batch(c: &mut Criterion) {
     let schema = pipeline::batch::schema(shape);
     let mut group = c.benchmark_group("batch");
     group.throughput(Throughput::Elements(64));
-    group.bench_function("assemble/64x3x224x224", |b| {
-        b.iter(|| {
-            let mut images = Vec::with_capacity(64 * len);
-            for s in &samples {
-                images.extend_from_slice(s);
-            }
-            let labels = (0..64).collect();
-            let ids = (0..64).collect();
-            black_box(pipeline::batch::build(&schema, images, labels, ids).expect("batch"))
-        })
-    });
     let images: Vec<f32> = samples.concat();
     let batch = pipeline::batch::build(&schema, images, (0..64).collect(), (0..64).collect())
         .expect("batch");
@@ -226,6 +216,47 @@ fn bench_batch(c: &mut Criterion) {
             let mut digest = pipeline::batch::BatchDigest::new();
             digest.update(black_box(&batch)).expect("digest");
             black_box(digest.finish())
+        })
+    });
+    group.finish();
+}
+
+/// A loader's epoch once its images are decoded and cached (every epoch after the first): the
+/// train chain per sample, written straight into its batch's buffer, the batches built and
+/// digested and handed back for reuse; 128 derived 500×375 JPEGs, batches of 64, the loader's
+/// default workers (one decode and one augment worker per core).
+fn bench_loader(c: &mut Criterion) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let class = dir.path().join("photos");
+    std::fs::create_dir_all(&class).expect("class folder");
+    for (i, jpeg) in derived_jpegs(128).iter().enumerate() {
+        std::fs::write(class.join(format!("p{i:03}.jpg")), jpeg).expect("write");
+    }
+    let mut config = PipelineConfig::default();
+    config.data.path = dir.path().into();
+    config.data.val_source = ValSource::None;
+    config.transforms.train =
+        pipeline::config::parse_transform_list(&train_chains()[0].1).expect("chain");
+    config.transforms.size = Some(224);
+    config.transforms.normalize = Normalize::Imagenet;
+    config.loader.batch_size = 64;
+    let dataset = Dataset::open(&config.data).expect("data set");
+    let loader = Loader::train(&dataset, &config).expect("loader");
+    let epoch = |epoch: u64| {
+        let mut running = loader.epoch(epoch).expect("epoch");
+        while let Some(batch) = running.next() {
+            running.recycle(batch.expect("batch"));
+        }
+        black_box(running.join().expect("report"))
+    };
+    epoch(0);
+    let mut group = c.benchmark_group("loader");
+    group.throughput(Throughput::Elements(128));
+    let mut k = 0;
+    group.bench_function("cached epoch/train_chain, 128 of 500x375->3x224x224", |b| {
+        b.iter(|| {
+            k += 1;
+            epoch(k)
         })
     });
     group.finish();
@@ -326,6 +357,6 @@ fn bench_large(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(30);
-    targets = bench_decode, bench_chain, bench_batch, bench_large
+    targets = bench_decode, bench_chain, bench_batch, bench_loader, bench_large
 }
 criterion_main!(benches);

@@ -180,7 +180,7 @@ impl BatchDigest {
     }
 
     /// Adds image floats: a batch's, whole or a sample at a time, in order (the loader's batch
-    /// stage hashes each sample as it copies it in, while it is in cache).
+    /// stage hashes each sample as it takes it in order).
     pub(crate) fn write_images(&mut self, values: &[f32]) {
         self.hasher.write(values.to_byte_slice());
     }

@@ -9,19 +9,29 @@
 /// Maps the pages wholly inside `v`'s spare capacity (`len..capacity`) writable, ahead of
 /// their first write; whether the kernel did. Contents are unchanged.
 pub(crate) fn populate_spare_capacity<T>(v: &mut Vec<T>) -> bool {
+    let spare = v.spare_capacity_mut();
+    populate_bytes(spare.as_mut_ptr().cast(), std::mem::size_of_val(spare))
+}
+
+/// Maps the pages wholly inside `v` writable (memory from a zeroing allocation that its pages
+/// may not back yet); whether the kernel did. Contents are unchanged.
+pub(crate) fn populate<T>(v: &mut [T]) -> bool {
+    populate_bytes(v.as_mut_ptr().cast(), std::mem::size_of_val(v))
+}
+
+/// Maps the pages wholly inside the `len` bytes at `start`, which the caller borrows mutably.
+fn populate_bytes(start: *mut u8, len: usize) -> bool {
     #[cfg(target_os = "linux")]
     {
         const PAGE: usize = 4096;
-        let spare = v.spare_capacity_mut();
-        let start = spare.as_ptr() as usize;
-        let end = start + std::mem::size_of_val(spare);
+        let (start, end) = (start as usize, start as usize + len);
         let (first, last) = (start.next_multiple_of(PAGE), end & !(PAGE - 1));
         if last > first {
             #[allow(unsafe_code)]
-            // SAFETY: `first..last` lies within the allocation of `v`, which this function
-            // borrows mutably; MADV_POPULATE_WRITE only maps pages (as a write would, without
-            // writing) and changes no byte of the range. On failure the pages fault in on
-            // first write as usual.
+            // SAFETY: `first..last` lies within memory the caller borrows mutably;
+            // MADV_POPULATE_WRITE only maps pages (as a write would, without writing) and
+            // changes no byte of the range. On failure the pages fault in on first write as
+            // usual.
             return unsafe {
                 libc::madvise(
                     first as *mut libc::c_void,
@@ -34,7 +44,7 @@ pub(crate) fn populate_spare_capacity<T>(v: &mut Vec<T>) -> bool {
     }
     #[cfg(not(target_os = "linux"))]
     {
-        let _ = v;
+        let _ = (start, len);
         false
     }
 }
@@ -80,5 +90,17 @@ mod tests {
         );
         assert_eq!(&v[..4], b"kept");
         assert!(v[4..].iter().all(|&b| b == 7));
+    }
+
+    #[test]
+    fn a_populated_zeroed_buffer_is_written_without_page_faults_and_stays_zero() {
+        let n = 64 << 20;
+        let mut v = vec![0u8; n];
+        assert!(populate(&mut v), "MADV_POPULATE_WRITE failed");
+        assert!(v.iter().all(|&b| b == 0));
+        let before = minor_faults();
+        v.fill(3);
+        let faults = minor_faults() - before;
+        assert!(faults <= 10, "{faults} faults writing a populated buffer");
     }
 }

@@ -360,3 +360,79 @@ fn empty_data_set_and_empty_class_folder_are_clear_errors() {
     .unwrap_err();
     assert!(format!("{e:#}").contains("absent"), "{e}");
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+
+    /// Samples are written straight into batch buffers by position and moved back after a skip:
+    /// wherever bad files fall, every good image comes out once, whole, under its own id.
+    #[test]
+    fn skipped_files_anywhere_leave_every_batch_holding_the_right_images(
+        kinds in proptest::collection::vec(0..4u8, 1..40),
+        batch_size in 1..7usize,
+        workers in 1..4usize,
+        capacity in 1..4usize,
+        drop_last in proptest::bool::ANY,
+    ) {
+        let tmp = tempfile::tempdir().unwrap();
+        let class = tmp.path().join("c");
+        std::fs::create_dir_all(&class).unwrap();
+        // File `i` (sorted names: its id) is a solid image of level `level(i)`, or bad.
+        let level = |i: usize| (i * 6 + 10) as u8;
+        for (i, kind) in kinds.iter().enumerate() {
+            let path = class.join(format!("f{i:02}.png"));
+            match kind {
+                0 => std::fs::write(&path, b"").unwrap(),
+                1 => std::fs::write(&path, b"these are not pixels").unwrap(),
+                _ => {
+                    let v = level(i);
+                    image::RgbImage::from_pixel(6, 6, image::Rgb([v, 255 - v, v / 2]))
+                        .save(&path)
+                        .unwrap();
+                }
+            }
+        }
+        let good = kinds.iter().filter(|&&k| k >= 2).count();
+        let mut c = PipelineConfig::default();
+        c.data.path = tmp.path().to_path_buf();
+        c.data.val_source = pipeline::config::ValSource::None;
+        c.transforms.augment = Augment::None;
+        c.transforms.normalize = Normalize::None;
+        c.transforms.size = Some(4);
+        c.loader.batch_size = batch_size;
+        c.loader.decode_workers = workers;
+        c.loader.augment_workers = workers;
+        c.loader.channel_capacity = capacity;
+        c.loader.drop_last = drop_last;
+        let ds = Dataset::open(&c.data).unwrap();
+        let loader = Loader::train(&ds, &c).unwrap();
+        let mut seen = Vec::new();
+        for b in loader.epoch(1).unwrap() {
+            let b = b.unwrap();
+            let ids = batch::sample_ids(&b).unwrap();
+            let values = batch::image_values(&b).unwrap();
+            proptest::prop_assert_eq!(values.len(), ids.len() * 3 * 4 * 4);
+            for (&id, sample) in ids.iter().zip(values.chunks(3 * 4 * 4)) {
+                let id = id as usize;
+                proptest::prop_assert!(kinds[id] >= 2, "bad file {id} came out");
+                let v = level(id);
+                let expected = [v, 255 - v, v / 2].map(|x| f32::from(x) / 255.0);
+                for (channel, plane) in sample.chunks(4 * 4).enumerate() {
+                    for &x in plane {
+                        proptest::prop_assert!(
+                            (x - expected[channel]).abs() < 1e-6,
+                            "sample {} channel {}: {} for {}", id, channel, x, expected[channel]
+                        );
+                    }
+                }
+                seen.push(id);
+            }
+        }
+        seen.sort_unstable();
+        let before = seen.len();
+        seen.dedup();
+        proptest::prop_assert_eq!(before, seen.len(), "a sample came out twice");
+        let expected = if drop_last { good / batch_size * batch_size } else { good };
+        proptest::prop_assert_eq!(seen.len(), expected);
+    }
+}

@@ -1,6 +1,6 @@
 //! The batch stage: one thread that puts the processed samples back in the epoch's order and
-//! builds the Arrow batches, reusing recycled buffers (and hashes them into the loader's
-//! digest when it keeps one).
+//! builds the Arrow batches from the buffers the augment workers wrote them into (and hashes
+//! them into the loader's digest when it keeps one).
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -11,11 +11,11 @@ use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use crossbeam::channel::{Receiver, Sender};
 
+use super::slots::BatchSlots;
 use super::stages::{BATCH, Processed, Shared};
 use crate::batch::{self, BatchDigest};
 use crate::config::OnError;
 use crate::error::{Error, Result};
-use crate::prefault::populate_spare_capacity;
 use crate::report::Tally;
 use crate::source::{Dataset, Sample};
 
@@ -26,7 +26,8 @@ pub(super) struct Batcher {
     pub(super) samples: Arc<Vec<Sample>>,
     pub(super) schema: SchemaRef,
     pub(super) batch_size: usize,
-    pub(super) sample_len: usize,
+    /// The epoch's batch buffers, which the augment workers write samples into.
+    pub(super) slots: Arc<BatchSlots>,
     pub(super) drop_last: bool,
     pub(super) on_error: OnError,
     pub(super) shared: Arc<Shared>,
@@ -42,27 +43,14 @@ impl Batcher {
         rx: Receiver<Processed>,
         tx: Sender<Result<RecordBatch>>,
         tokens: Sender<()>,
-        pool: Sender<Vec<f32>>,
-        recycled: Receiver<Vec<f32>>,
     ) {
+        let b = self.batch_size;
         let mut tally = Tally::default();
         let mut pending: BTreeMap<usize, Processed> = BTreeMap::new();
         let mut next = 0usize;
-        // A recycled buffer's pages are already mapped: no fresh 10s of MB for the kernel to
-        // zero per batch. A fresh one is mapped in one call, not a fault per page.
-        let buffer = || match recycled.try_recv() {
-            Ok(mut images) => {
-                images.clear();
-                images.reserve(self.batch_size * self.sample_len);
-                images
-            }
-            Err(_) => {
-                let mut images = Vec::with_capacity(self.batch_size * self.sample_len);
-                populate_spare_capacity(&mut images);
-                images
-            }
-        };
-        let mut images: Vec<f32> = buffer();
+        // Samples out so far: the place out of the next good sample. Batch `j` is the slots
+        // of positions `j·b .. (j+1)·b`, where samples after a skip are moved back to.
+        let mut out = 0usize;
         let (mut labels, mut ids) = (Vec::new(), Vec::new());
         // The digest before the batch being filled: a batch that is never emitted (the last,
         // short one under `drop_last`, or one cut off by a stop) leaves no trace in it.
@@ -71,22 +59,32 @@ impl Batcher {
             let t = Instant::now();
             pending.insert(item.pos, item);
             while let Some(item) = pending.remove(&next) {
+                let pos = next;
                 next += 1;
                 let _ = tokens.try_send(());
                 tally.items += 1;
                 let sample = &self.samples[item.index];
                 match item.result {
-                    Ok(values) => {
-                        images.extend_from_slice(&values);
+                    Ok(()) => {
+                        // SAFETY (both blocks): positions arrive at this thread alone, and
+                        // `out` ≤ `pos` have both arrived (they are taken in order).
+                        if out != pos {
+                            #[allow(unsafe_code)]
+                            unsafe {
+                                self.slots.move_sample(pos, out);
+                            }
+                        }
                         if let Some(digest) = &self.digest {
-                            // Hashed right after the copy, while the sample is in cache.
                             let mut digest = lock(digest);
                             if labels.is_empty() {
                                 before_batch = Some(digest.clone());
                             }
-                            digest.write_images(&values);
+                            #[allow(unsafe_code)]
+                            unsafe {
+                                self.slots.with_sample(out, |v| digest.write_images(v));
+                            }
                         }
-                        let _ = pool.try_send(values);
+                        out += 1;
                         labels.push(sample.label);
                         ids.push(sample.id);
                     }
@@ -121,12 +119,15 @@ impl Batcher {
                         }
                     }
                 }
-                if labels.len() == self.batch_size {
-                    let full = std::mem::replace(&mut images, buffer());
+                if labels.len() == b {
+                    #[allow(unsafe_code)]
+                    // SAFETY: the batch is full, so its last position (`pos` or an earlier
+                    // one) has arrived, and every position before it.
+                    let images = unsafe { self.slots.take((out - 1) / b, b) };
                     if !self.emit(
                         &mut tally,
                         &tx,
-                        full,
+                        images,
                         std::mem::take(&mut labels),
                         std::mem::take(&mut ids),
                         t,
@@ -134,11 +135,20 @@ impl Batcher {
                         break 'outer;
                     }
                 }
+                // A buffer whose positions have all arrived and which no batch will be built
+                // in yet (skips put the batch being filled in an earlier one) is let go.
+                if pos % b == b - 1 && pos / b > out / b {
+                    self.slots.discard(pos / b);
+                }
             }
             tally.busy += t.elapsed();
         }
         if !labels.is_empty() && !self.drop_last && !self.stop.load(Ordering::Relaxed) {
             let t = Instant::now();
+            #[allow(unsafe_code)]
+            // SAFETY: the input has closed, so every augment worker has ended: none writes a
+            // slot any more.
+            let images = unsafe { self.slots.take((out - 1) / b, labels.len()) };
             self.emit(&mut tally, &tx, images, labels, ids, t);
         } else if let (false, Some(digest), Some(before)) =
             (labels.is_empty(), &self.digest, before_batch)

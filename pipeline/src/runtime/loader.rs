@@ -17,6 +17,7 @@ use serde::Serialize;
 use super::batcher::Batcher;
 use super::cache::DecodedCache;
 use super::running::Running;
+use super::slots::BatchSlots;
 use super::stages::{self, DecodedItem, Processed, ReadItem, Shared, StageContext};
 use crate::augment;
 use crate::batch::{self, BatchDigest};
@@ -55,18 +56,16 @@ pub struct Loader {
     digest: Option<Arc<Mutex<BatchDigest>>>,
 }
 
-/// Output buffers of consumed samples and batches, kept from one epoch to the next: their
-/// pages are mapped already, so the kernel need not zero fresh ones for every batch.
+/// Buffers of consumed batches, kept from one epoch to the next: their pages are mapped
+/// already, so the kernel need not zero fresh ones for every batch.
 #[derive(Debug)]
 struct Buffers {
-    samples: (Sender<Vec<f32>>, Receiver<Vec<f32>>),
     batches: (Sender<Vec<f32>>, Receiver<Vec<f32>>),
 }
 
 impl Buffers {
-    fn new(config: &LoaderConfig) -> Buffers {
+    fn new() -> Buffers {
         Buffers {
-            samples: channel::bounded(window(config)),
             batches: channel::bounded(RECYCLED_BATCHES),
         }
     }
@@ -179,7 +178,7 @@ impl Loader {
             cache: Arc::new(DecodedCache::new(
                 (config.loader.cache_mb as usize).saturating_mul(1 << 20),
             )),
-            buffers: Buffers::new(&config.loader),
+            buffers: Buffers::new(),
             digest: None,
         })
     }
@@ -283,8 +282,12 @@ impl Loader {
         let (dec_tx, dec_rx) = channel::bounded::<DecodedItem>(cap);
         let (aug_tx, aug_rx) = channel::bounded::<Processed>(cap);
         let (out_tx, out_rx) = channel::bounded::<Result<RecordBatch>>(2);
-        let (pool_tx, pool_rx) = self.buffers.samples.clone();
         let (recycle_tx, recycle_rx) = self.buffers.batches.clone();
+        let slots = Arc::new(BatchSlots::new(
+            self.config.batch_size,
+            self.chain.sample_len(),
+            recycle_rx,
+        ));
         let mut handles = Vec::new();
         let spawn =
             |name: String, f: Box<dyn FnOnce() + Send>| -> Result<(String, JoinHandle<()>)> {
@@ -321,21 +324,20 @@ impl Loader {
         }
         drop((read_rx, dec_tx));
         for w in 0..augment_workers {
-            let (ctx, rx, tx, pool) =
-                (ctx.clone(), dec_rx.clone(), aug_tx.clone(), pool_rx.clone());
+            let (ctx, rx, tx, slots) = (ctx.clone(), dec_rx.clone(), aug_tx.clone(), slots.clone());
             handles.push(spawn(
                 format!("augment-{w}"),
-                Box::new(move || stages::augmenter(&ctx, rx, tx, &pool)),
+                Box::new(move || stages::augmenter(&ctx, rx, tx, &slots)),
             )?);
         }
-        drop((dec_rx, aug_tx, pool_rx));
+        drop((dec_rx, aug_tx));
         {
             let batcher = Batcher {
                 dataset: self.dataset.clone(),
                 samples: self.samples.clone(),
                 schema: self.schema.clone(),
                 batch_size: self.config.batch_size,
-                sample_len: self.chain.sample_len(),
+                slots,
                 drop_last: self.drop_last(),
                 on_error: self.dataset.config().on_error,
                 shared: shared.clone(),
@@ -344,7 +346,7 @@ impl Loader {
             };
             handles.push(spawn(
                 "batch".into(),
-                Box::new(move || batcher.run(aug_rx, out_tx, token_tx, pool_tx, recycle_rx)),
+                Box::new(move || batcher.run(aug_rx, out_tx, token_tx)),
             )?);
         }
         Ok(Running {

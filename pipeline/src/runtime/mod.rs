@@ -14,12 +14,14 @@
 //!
 //! Flow: [`Loader`] (one split, across epochs) → `stages` (read, decode ×N, augment ×N: one
 //! stage loop each) → `batcher` (order restored, batches built) → [`Running`] (the consumer's
-//! iterator and report); `cache` holds decoded images across epochs.
+//! iterator and report); `cache` holds decoded images across epochs; `slots` the batch buffers
+//! the augment workers write samples straight into.
 
 mod batcher;
 mod cache;
 mod loader;
 mod running;
+mod slots;
 mod stages;
 
 pub use crate::report::{PipelineReport, StageReport};

@@ -10,6 +10,7 @@ use std::time::Instant;
 use crossbeam::channel::{Receiver, Sender};
 
 use super::cache::{CacheEntry, DecodedCache};
+use super::slots::BatchSlots;
 use crate::decode::{DecodeError, Image, SkipReason};
 use crate::error::Error;
 use crate::report::{StageCounters, Tally};
@@ -71,11 +72,12 @@ pub(super) struct DecodedItem {
     image: Result<Arc<Image>, DecodeError>,
 }
 
-/// What an augment worker sends: the sample's normalized values, or why it is skipped.
+/// What an augment worker sends: its sample is in the slot of its position (`BatchSlots`), or
+/// why it is skipped.
 pub(super) struct Processed {
     pub(super) pos: usize,
     pub(super) index: usize,
-    pub(super) result: Result<Vec<f32>, DecodeError>,
+    pub(super) result: Result<(), DecodeError>,
 }
 
 /// What the stages of one epoch share.
@@ -174,12 +176,12 @@ pub(super) fn decoder(ctx: &StageContext, rx: Receiver<ReadItem>, tx: Sender<Dec
 }
 
 /// An augment worker: applies the chain (augmentation and normalization) with the sample's RNG,
-/// into a buffer from `pool` when one is free.
+/// straight into its position's slot of the epoch's batch buffers.
 pub(super) fn augmenter(
     ctx: &StageContext,
     rx: Receiver<DecodedItem>,
     tx: Sender<Processed>,
-    pool: &Receiver<Vec<f32>>,
+    slots: &BatchSlots,
 ) {
     let mut scratch = Scratch::new();
     let len = ctx.chain.sample_len();
@@ -187,16 +189,20 @@ pub(super) fn augmenter(
     stage_loop(&ctx.shared.stages[AUGMENT], recv, &tx, |item| {
         let result = match item.image {
             Ok(img) => {
-                let mut out = pool.try_recv().unwrap_or_default();
-                out.resize(len, 0.0);
                 let mut rng = sample_rng(ctx.seed, ctx.epoch, ctx.samples[item.index].id);
-                match ctx.chain.apply(&img, &mut rng, &mut scratch, &mut out) {
-                    Ok(()) => Ok(out),
-                    Err(e) => Err(DecodeError {
-                        reason: SkipReason::NotAnImage,
-                        detail: e.to_string(),
-                    }),
-                }
+                #[allow(unsafe_code)]
+                // SAFETY: the reader sends each position of the epoch once, so this worker
+                // alone processes `item.pos`; the slot is dropped below, before the message
+                // for `item.pos` is sent.
+                let mut slot = unsafe { slots.slot_for_worker(item.pos) };
+                let applied = ctx
+                    .chain
+                    .apply(&img, &mut rng, &mut scratch, slot.values(len));
+                drop(slot);
+                applied.map_err(|e| DecodeError {
+                    reason: SkipReason::NotAnImage,
+                    detail: e.to_string(),
+                })
             }
             Err(e) => Err(e),
         };

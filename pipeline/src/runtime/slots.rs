@@ -1,0 +1,205 @@
+//! Batch buffers the augment workers write samples straight into, so no sample is copied on its
+//! way into a batch.
+//!
+//! Buffer `k` of an epoch holds the positions `k·B .. (k+1)·B` of its order (`B` the batch
+//! size), a slot each. Until a sample is skipped, position `p` is also the `p`-th sample out,
+//! so batch `k` is buffer `k` as its workers left it. After a skip, the batch stage moves each
+//! later sample from its own slot to that of its place out (an earlier position, whose sample
+//! has already gone out), so batch `j` is still buffer `j`.
+//!
+//! Who touches a slot when: the augment worker of position `p` writes slot `p` once (each
+//! position occurs once in an epoch's order), then sends its message for `p`; the batch stage
+//! reads or writes slot `p` only after that message arrived (the channel orders the write
+//! before the read), and takes a buffer out only once every position in it has arrived.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use crossbeam::channel::Receiver;
+
+use crate::prefault::populate;
+
+/// An epoch's batch buffers by index, created on first use.
+#[derive(Debug)]
+pub(super) struct BatchSlots {
+    batch_size: usize,
+    sample_len: usize,
+    buffers: Mutex<HashMap<usize, Arc<SlotBuffer>>>,
+    /// Buffers of consumed batches, reused before fresh ones are allocated.
+    recycled: Receiver<Vec<f32>>,
+}
+
+impl BatchSlots {
+    pub(super) fn new(
+        batch_size: usize,
+        sample_len: usize,
+        recycled: Receiver<Vec<f32>>,
+    ) -> BatchSlots {
+        BatchSlots {
+            batch_size,
+            sample_len,
+            buffers: Mutex::new(HashMap::new()),
+            recycled,
+        }
+    }
+
+    /// The slot of position `pos`, for the augment worker of that position to write.
+    ///
+    /// # Safety
+    /// Only the one worker that processes position `pos` in this epoch may call this, once,
+    /// and it must drop the writer before it sends its message for `pos` on to the batch stage.
+    #[allow(unsafe_code)]
+    pub(super) unsafe fn slot_for_worker(&self, pos: usize) -> SlotWriter {
+        SlotWriter {
+            buffer: self.buffer(pos / self.batch_size),
+            slot: pos % self.batch_size,
+        }
+    }
+
+    /// Moves the sample at position `from` to the slot of position `to`, for the batch stage.
+    ///
+    /// # Safety
+    /// `to < from`, and the messages of both positions have arrived at the calling thread,
+    /// the only one that reads or writes arrived positions' slots.
+    #[allow(unsafe_code)]
+    pub(super) unsafe fn move_sample(&self, from: usize, to: usize) {
+        let (src, dst) = (
+            self.buffer(from / self.batch_size),
+            self.buffer(to / self.batch_size),
+        );
+        let len = self.sample_len;
+        let (s, d) = ((from % self.batch_size) * len, (to % self.batch_size) * len);
+        // SAFETY: both positions have arrived, so their workers write their slots no more,
+        // and only this thread touches them now (the contract). The two ranges are distinct
+        // slots (`to < from`), so they do not overlap even within one buffer; both lie within
+        // their buffers (a slot index is below the batch size).
+        unsafe {
+            std::ptr::copy_nonoverlapping(src.ptr().add(s), dst.ptr().add(d), len);
+        }
+    }
+
+    /// The sample in the slot of position `pos`, for the batch stage.
+    ///
+    /// # Safety
+    /// The message of position `pos` has arrived at the calling thread, the only one that
+    /// reads or writes arrived positions' slots.
+    #[allow(unsafe_code)]
+    pub(super) unsafe fn with_sample<R>(&self, pos: usize, f: impl FnOnce(&[f32]) -> R) -> R {
+        let buffer = self.buffer(pos / self.batch_size);
+        let start = (pos % self.batch_size) * self.sample_len;
+        // SAFETY: position `pos` has arrived, so its worker writes the slot no more, and only
+        // this thread touches it now (the contract); the slot lies within the buffer.
+        let sample =
+            unsafe { std::slice::from_raw_parts(buffer.ptr().add(start), self.sample_len) };
+        f(sample)
+    }
+
+    /// Takes buffer `k` out, its first `samples` slots kept. A buffer no worker has used is
+    /// created (its slots then filled by [`BatchSlots::move_sample`]).
+    ///
+    /// # Safety
+    /// The messages of every position of buffer `k` have arrived at the calling thread, or
+    /// every augment worker has ended.
+    #[allow(unsafe_code)]
+    pub(super) unsafe fn take(&self, k: usize, samples: usize) -> Vec<f32> {
+        let buffer = self.buffer(k);
+        self.lock().remove(&k);
+        let mut values = match Arc::try_unwrap(buffer) {
+            Ok(buffer) => buffer.values,
+            // Only a worker of a position in buffer `k` clones it, and every such worker has
+            // dropped its clone before sending: this copy is for a broken invariant only.
+            Err(shared) => {
+                let n = samples * self.sample_len;
+                // SAFETY: no worker writes the buffer any more (the contract).
+                unsafe { std::slice::from_raw_parts(shared.ptr(), n) }.to_vec()
+            }
+        };
+        values.truncate(samples * self.sample_len);
+        values
+    }
+
+    /// Drops buffer `k`, whose positions have all arrived and none of whose slots a batch
+    /// still needs.
+    pub(super) fn discard(&self, k: usize) {
+        self.lock().remove(&k);
+    }
+
+    /// Buffer `k`, created (from a recycled one where there is one) on first use.
+    fn buffer(&self, k: usize) -> Arc<SlotBuffer> {
+        let mut buffers = self.lock();
+        buffers
+            .entry(k)
+            .or_insert_with(|| {
+                let n = self.batch_size * self.sample_len;
+                let values = match self.recycled.try_recv() {
+                    // A recycled buffer's pages are mapped already: no fresh tens of MB for
+                    // the kernel to zero per batch.
+                    Ok(mut values) => {
+                        values.resize(n, 0.0);
+                        values
+                    }
+                    // Zeroed memory straight from the allocator, its pages mapped in one call
+                    // rather than a fault each.
+                    Err(_) => {
+                        let mut values = vec![0.0f32; n];
+                        populate(&mut values);
+                        values
+                    }
+                };
+                Arc::new(SlotBuffer::new(values))
+            })
+            .clone()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<usize, Arc<SlotBuffer>>> {
+        self.buffers.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// The slot an augment worker writes its sample into; dropped before it sends its message.
+pub(super) struct SlotWriter {
+    buffer: Arc<SlotBuffer>,
+    slot: usize,
+}
+
+impl SlotWriter {
+    /// The slot's floats.
+    pub(super) fn values(&mut self, sample_len: usize) -> &mut [f32] {
+        let start = self.slot * sample_len;
+        #[allow(unsafe_code)]
+        // SAFETY: `slot_for_worker`'s contract gives this writer the only access to its slot
+        // until it is dropped; the slot lies within the buffer (`slot` < batch size).
+        unsafe {
+            std::slice::from_raw_parts_mut(self.buffer.ptr().add(start), sample_len)
+        }
+    }
+}
+
+/// One batch buffer whose slots different threads write, each its own.
+#[derive(Debug)]
+struct SlotBuffer {
+    /// Never read or resized while shared: reached only through `start`.
+    values: Vec<f32>,
+    /// The start of `values`' floats, which stay where they are while the Vec is kept.
+    start: *mut f32,
+}
+
+impl SlotBuffer {
+    fn new(mut values: Vec<f32>) -> SlotBuffer {
+        let start = values.as_mut_ptr();
+        SlotBuffer { values, start }
+    }
+
+    fn ptr(&self) -> *mut f32 {
+        self.start
+    }
+}
+
+#[allow(unsafe_code)]
+// SAFETY: the floats are only reached through `start`, slot by slot, under the protocol of the
+// module's documentation (one writer per slot, reads ordered after it by a channel); the Vec
+// itself is only taken out (`take`) once no other thread holds the buffer.
+unsafe impl Send for SlotBuffer {}
+#[allow(unsafe_code)]
+// SAFETY: as for `Send`.
+unsafe impl Sync for SlotBuffer {}
