@@ -204,11 +204,12 @@ fn bench_chain(c: &mut Criterion) {
 fn bench_batch(c: &mut Criterion) {
     let shape = [3, 224, 224];
     let len: usize = shape.iter().product();
-    let samples: Vec<Vec<f32>> = (0..64).map(|i| vec![i as f32; len]).collect();
     let schema = pipeline::batch::schema(shape);
     let mut group = c.benchmark_group("batch");
     group.throughput(Throughput::Elements(64));
-    let images: Vec<f32> = samples.concat();
+    let images: Vec<f32> = (0..64)
+        .flat_map(|i| std::iter::repeat_n(i as f32, len))
+        .collect();
     let batch = pipeline::batch::build(&schema, images, (0..64).collect(), (0..64).collect())
         .expect("batch");
     group.bench_function("digest/64x3x224x224", |b| {

@@ -120,10 +120,8 @@ impl Batcher {
                     }
                 }
                 if labels.len() == b {
-                    #[allow(unsafe_code)]
-                    // SAFETY: the batch is full, so its last position (`pos` or an earlier
-                    // one) has arrived, and every position before it.
-                    let images = unsafe { self.slots.take((out - 1) / b, b) };
+                    // Full: its last position (`pos` or an earlier one) has arrived.
+                    let images = self.slots.take((out - 1) / b, b);
                     if !self.emit(
                         &mut tally,
                         &tx,
@@ -145,10 +143,8 @@ impl Batcher {
         }
         if !labels.is_empty() && !self.drop_last && !self.stop.load(Ordering::Relaxed) {
             let t = Instant::now();
-            #[allow(unsafe_code)]
-            // SAFETY: the input has closed, so every augment worker has ended: none writes a
-            // slot any more.
-            let images = unsafe { self.slots.take((out - 1) / b, labels.len()) };
+            // The input has closed: every augment worker has ended.
+            let images = self.slots.take((out - 1) / b, labels.len());
             self.emit(&mut tally, &tx, images, labels, ids, t);
         } else if let (false, Some(digest), Some(before)) =
             (labels.is_empty(), &self.digest, before_batch)

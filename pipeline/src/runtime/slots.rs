@@ -52,7 +52,8 @@ impl BatchSlots {
     pub(super) unsafe fn slot_for_worker(&self, pos: usize) -> SlotWriter {
         SlotWriter {
             buffer: self.buffer(pos / self.batch_size),
-            slot: pos % self.batch_size,
+            start: (pos % self.batch_size) * self.sample_len,
+            len: self.sample_len,
         }
     }
 
@@ -94,25 +95,15 @@ impl BatchSlots {
         f(sample)
     }
 
-    /// Takes buffer `k` out, its first `samples` slots kept. A buffer no worker has used is
-    /// created (its slots then filled by [`BatchSlots::move_sample`]).
-    ///
-    /// # Safety
-    /// The messages of every position of buffer `k` have arrived at the calling thread, or
-    /// every augment worker has ended.
-    #[allow(unsafe_code)]
-    pub(super) unsafe fn take(&self, k: usize, samples: usize) -> Vec<f32> {
-        let buffer = self.buffer(k);
-        self.lock().remove(&k);
-        let mut values = match Arc::try_unwrap(buffer) {
-            Ok(buffer) => buffer.values,
-            // Only a worker of a position in buffer `k` clones it, and every such worker has
-            // dropped its clone before sending: this copy is for a broken invariant only.
-            Err(shared) => {
-                let n = samples * self.sample_len;
-                // SAFETY: no worker writes the buffer any more (the contract).
-                unsafe { std::slice::from_raw_parts(shared.ptr(), n) }.to_vec()
-            }
+    /// Takes buffer `k` out, its first `samples` slots kept, once every position in it has
+    /// arrived (no worker holds it then: a panic otherwise).
+    pub(super) fn take(&self, k: usize, samples: usize) -> Vec<f32> {
+        // Every sample of the batch was written in buffer `k` or moved there, which creates
+        // it; only the worker of a position in it clones it besides the map, and drops its
+        // clone before sending; the batch stage's own clones end with each call.
+        let buffer = self.lock().remove(&k).and_then(Arc::into_inner);
+        let Some(SlotBuffer { mut values, .. }) = buffer else {
+            panic!("batch buffer {k} is missing or still shared when its batch is taken");
         };
         values.truncate(samples * self.sample_len);
         values
@@ -126,29 +117,30 @@ impl BatchSlots {
 
     /// Buffer `k`, created (from a recycled one where there is one) on first use.
     fn buffer(&self, k: usize) -> Arc<SlotBuffer> {
-        let mut buffers = self.lock();
-        buffers
+        self.lock()
             .entry(k)
-            .or_insert_with(|| {
-                let n = self.batch_size * self.sample_len;
-                let values = match self.recycled.try_recv() {
-                    // A recycled buffer's pages are mapped already: no fresh tens of MB for
-                    // the kernel to zero per batch.
-                    Ok(mut values) => {
-                        values.resize(n, 0.0);
-                        values
-                    }
-                    // Zeroed memory straight from the allocator, its pages mapped in one call
-                    // rather than a fault each.
-                    Err(_) => {
-                        let mut values = vec![0.0f32; n];
-                        populate(&mut values);
-                        values
-                    }
-                };
-                Arc::new(SlotBuffer::new(values))
-            })
+            .or_insert_with(|| Arc::new(SlotBuffer::new(self.new_values())))
             .clone()
+    }
+
+    /// The floats of a new buffer: a recycled one where there is one.
+    fn new_values(&self) -> Vec<f32> {
+        let n = self.batch_size * self.sample_len;
+        match self.recycled.try_recv() {
+            // A recycled buffer's pages are mapped already: no fresh tens of MB for the kernel
+            // to zero per batch.
+            Ok(mut values) => {
+                values.resize(n, 0.0);
+                values
+            }
+            // Zeroed memory straight from the allocator, its pages mapped in one call rather
+            // than a fault each.
+            Err(_) => {
+                let mut values = vec![0.0f32; n];
+                populate(&mut values);
+                values
+            }
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<usize, Arc<SlotBuffer>>> {
@@ -159,18 +151,20 @@ impl BatchSlots {
 /// The slot an augment worker writes its sample into; dropped before it sends its message.
 pub(super) struct SlotWriter {
     buffer: Arc<SlotBuffer>,
-    slot: usize,
+    /// The slot's first float and its length.
+    start: usize,
+    len: usize,
 }
 
 impl SlotWriter {
     /// The slot's floats.
-    pub(super) fn values(&mut self, sample_len: usize) -> &mut [f32] {
-        let start = self.slot * sample_len;
+    pub(super) fn values(&mut self) -> &mut [f32] {
         #[allow(unsafe_code)]
         // SAFETY: `slot_for_worker`'s contract gives this writer the only access to its slot
-        // until it is dropped; the slot lies within the buffer (`slot` < batch size).
+        // until it is dropped; the slot lies within the buffer (its index is below the batch
+        // size).
         unsafe {
-            std::slice::from_raw_parts_mut(self.buffer.ptr().add(start), sample_len)
+            std::slice::from_raw_parts_mut(self.buffer.ptr().add(self.start), self.len)
         }
     }
 }

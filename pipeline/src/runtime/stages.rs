@@ -184,7 +184,6 @@ pub(super) fn augmenter(
     slots: &BatchSlots,
 ) {
     let mut scratch = Scratch::new();
-    let len = ctx.chain.sample_len();
     let recv = |tally: &mut Tally| tally.recv(&rx);
     stage_loop(&ctx.shared.stages[AUGMENT], recv, &tx, |item| {
         let result = match item.image {
@@ -195,9 +194,7 @@ pub(super) fn augmenter(
                 // alone processes `item.pos`; the slot is dropped below, before the message
                 // for `item.pos` is sent.
                 let mut slot = unsafe { slots.slot_for_worker(item.pos) };
-                let applied = ctx
-                    .chain
-                    .apply(&img, &mut rng, &mut scratch, slot.values(len));
+                let applied = ctx.chain.apply(&img, &mut rng, &mut scratch, slot.values());
                 drop(slot);
                 applied.map_err(|e| DecodeError {
                     reason: SkipReason::NotAnImage,
