@@ -242,6 +242,49 @@ fn fused_block_breaks_ties_like_the_composed_pool() {
     );
 }
 
+/// A training run gives the same numbers on any number of cores: the fused block's gradients
+/// (the weight gradient is a sum over the batch's images, split between threads) are the same
+/// bits with 1 thread as with 3.
+#[test]
+fn fused_block_gradients_do_not_depend_on_the_thread_count() {
+    let x = Var::from_tensor(&random(&[13, 5, 9, 9], 21)).expect("var");
+    let weight = Var::from_tensor(&random(&[7, 5, 3, 3], 22)).expect("var");
+    let bias = Var::from_tensor(&random(&[7], 23)).expect("var");
+    let cfg = Conv2dConfig {
+        padding: 1,
+        ..Default::default()
+    };
+    let layer = conv::Conv2d::new(
+        weight.as_tensor().clone(),
+        Some(bias.as_tensor().clone()),
+        cfg,
+    );
+    let grads = |threads: usize| -> Vec<Vec<f32>> {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("thread pool");
+        pool.install(|| {
+            let y = conv_block::conv_relu_pool(x.as_tensor(), &layer, 2).expect("block");
+            let grads = weighted_sum(&y, 24).backward().expect("backward");
+            [&x, &weight, &bias]
+                .map(|v| {
+                    let g = grads.get(v.as_tensor()).expect("gradient present");
+                    g.flatten_all().and_then(|g| g.to_vec1()).expect("f32")
+                })
+                .to_vec()
+        })
+    };
+    let (one, three) = (grads(1), grads(3));
+    for (name, (a, b)) in ["input", "weight", "bias"]
+        .iter()
+        .zip(one.iter().zip(&three))
+    {
+        let same = a.iter().zip(b).all(|(a, b)| a.to_bits() == b.to_bits());
+        assert!(same, "{name} gradient differs between 1 and 3 threads");
+    }
+}
+
 #[test]
 fn conv_computes_no_input_gradient_for_a_plain_input() {
     let x = random(&[2, 1, 8, 8], 1);
