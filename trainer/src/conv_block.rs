@@ -44,7 +44,7 @@ use candle_core::{
 };
 use rayon::prelude::*;
 
-use crate::conv::{Conv2d, Geometry, Unfold, fold_image};
+use crate::conv::{Conv2d, Geometry, Unfold, WeightGradient, fold_image};
 use crate::cpu_kernel::{Element, Kernel1, Kernel2, contiguous, filled, run1, run2, zeros};
 
 /// A window whose maximum is not positive: the ReLU passes it no gradient.
@@ -306,7 +306,15 @@ impl CustomOp3 for ConvReluPool {
             true => Some(
                 saved
                     .cols
-                    .apply_op2_no_bwd(&dy, &WeightGrad { block: self })?
+                    .apply_op2_no_bwd(
+                        &dy,
+                        &WeightGradient {
+                            out_channels: self.out_channels,
+                            rows: self.g.rows(),
+                            images: self.g.n,
+                            pixels: self.g.pixels(),
+                        },
+                    )?
                     .reshape(weight.shape())?,
             ),
             false => None,
@@ -409,119 +417,6 @@ impl Kernel2 for InputGrad<'_> {
             },
         );
         x
-    }
-}
-
-/// The weight gradient `Σ_images dy_i · cols_iᵀ` (`[o, c·kh·kw]`), image by image: each task
-/// accumulates its images' products into a sum of its own, reading one image's columns
-/// (`[c·kh·kw, oh·ow]`: 225 KB in the reference CNN's second block) while they are in cache.
-/// One product over the whole `[c·kh·kw, n·oh·ow]` matrix instead spent most of its time
-/// packing operands whose rows lie `n·oh·ow` apart: the first block's forward and backward took
-/// 7.7–8.0 ms against 3.1–3.8, the second's 13.6–14.5 against 11.7–11.8 (`cargo bench --bench
-/// conv -- conv_block`, batch 64, 2 cores of an AMD EPYC Zen 4, the bench binaries alternating).
-struct WeightGrad<'a> {
-    block: &'a ConvReluPool,
-}
-
-/// Images per partial sum of the weight gradient: 16 sums for a batch of 64, work for up to 16
-/// threads.
-const IMAGES_PER_SUM: usize = 4;
-
-impl Kernel2 for WeightGrad<'_> {
-    fn run<T: Element>(&self, cols: &[T], dy: &[T]) -> Vec<T> {
-        let (g, o) = (&self.block.g, self.block.out_channels);
-        let (rows, pixels, width) = (g.rows(), g.pixels(), self.block.width());
-        if o * rows == 0 || pixels == 0 || g.n == 0 {
-            return zeros::<T>(o * rows);
-        }
-        assert!(cols.len() == rows * width && dy.len() == o * width);
-        // The longer side of the product as gemm's rows, its vectorized dimension: the
-        // columns' rows in the second block (288 against 64 channels; 10.8–11.1 ms against
-        // 12.2–12.9 for the block), the channels in the first (32 against 9).
-        let by_rows = rows >= o;
-        let ((lhs, m), (rhs, n)) = match by_rows {
-            true => ((cols, rows), (dy, o)),
-            false => ((dy, o), (cols, rows)),
-        };
-        // Sums of a fixed number of images, added in order: the gradient does not depend on
-        // how many threads computed it.
-        let sums: Vec<Vec<T>> = (0..g.n.div_ceil(IMAGES_PER_SUM))
-            .into_par_iter()
-            .map(|task| {
-                let mut sum = zeros::<T>(m * n);
-                let images = task * IMAGES_PER_SUM..((task + 1) * IMAGES_PER_SUM).min(g.n);
-                for image in images {
-                    #[allow(unsafe_code)]
-                    // SAFETY: gemm reads lhs (i, p) at `i·width + image·pixels + p` <
-                    // m·width = lhs.len(), rhs (p, j) at `j·width + image·pixels + p` <
-                    // n·width = rhs.len() (image < g.n, p < pixels), and reads and writes
-                    // dst (i, j) at `i·n + j` < m·n = sum.len(); sum is this task's own buffer,
-                    // so it overlaps neither operand.
-                    unsafe {
-                        gemm::gemm(
-                            m,
-                            n,
-                            pixels,
-                            sum.as_mut_ptr(),
-                            1,
-                            n as isize,
-                            true,
-                            lhs.as_ptr().add(image * pixels),
-                            1,
-                            width as isize,
-                            rhs.as_ptr().add(image * pixels),
-                            width as isize,
-                            1,
-                            T::ONE,
-                            T::ONE,
-                            false,
-                            false,
-                            false,
-                            gemm::Parallelism::None,
-                        );
-                    }
-                }
-                sum
-            })
-            .collect();
-        let mut sums = sums.into_iter();
-        let mut total = sums.next().unwrap_or_else(|| zeros::<T>(m * n));
-        for sum in sums {
-            total.iter_mut().zip(&sum).for_each(|(t, s)| *t = *t + *s);
-        }
-        if !by_rows {
-            return total;
-        }
-        let mut weight = zeros::<T>(o * rows);
-        for (r, row) in total.chunks_exact(o).enumerate() {
-            for (i, &v) in row.iter().enumerate() {
-                weight[i * rows + r] = v;
-            }
-        }
-        weight
-    }
-}
-
-impl CustomOp2 for WeightGrad<'_> {
-    fn name(&self) -> &'static str {
-        "conv-relu-pool-weight-grad"
-    }
-
-    fn cpu_fwd(
-        &self,
-        cols: &CpuStorage,
-        cols_layout: &Layout,
-        dy: &CpuStorage,
-        dy_layout: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        let (block, g) = (self.block, &self.block.g);
-        let w = run2(
-            self,
-            self.name(),
-            (cols, cols_layout, g.rows() * block.width()),
-            (dy, dy_layout, block.out_channels * block.width()),
-        )?;
-        Ok((w, Shape::from((block.out_channels, g.rows()))))
     }
 }
 

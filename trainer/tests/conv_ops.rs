@@ -242,11 +242,11 @@ fn fused_block_breaks_ties_like_the_composed_pool() {
     );
 }
 
-/// A training run gives the same numbers on any number of cores: the fused block's gradients
-/// (the weight gradient is a sum over the batch's images, split between threads) are the same
-/// bits with 1 thread as with 3.
+/// A training run gives the same numbers on any number of cores: the gradients of the fused
+/// block and of the convolution alone (whose weight gradient is a sum over the batch's images,
+/// split between threads) are the same bits with 1 thread as with 3.
 #[test]
-fn fused_block_gradients_do_not_depend_on_the_thread_count() {
+fn conv_gradients_do_not_depend_on_the_thread_count() {
     let x = Var::from_tensor(&random(&[13, 5, 9, 9], 21)).expect("var");
     let weight = Var::from_tensor(&random(&[7, 5, 3, 3], 22)).expect("var");
     let bias = Var::from_tensor(&random(&[7], 23)).expect("var");
@@ -259,13 +259,16 @@ fn fused_block_gradients_do_not_depend_on_the_thread_count() {
         Some(bias.as_tensor().clone()),
         cfg,
     );
-    let grads = |threads: usize| -> Vec<Vec<f32>> {
+    let grads = |threads: usize, fused: bool| -> Vec<Vec<f32>> {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .build()
             .expect("thread pool");
         pool.install(|| {
-            let y = conv_block::conv_relu_pool(x.as_tensor(), &layer, 2).expect("block");
+            let y = match fused {
+                true => conv_block::conv_relu_pool(x.as_tensor(), &layer, 2).expect("block"),
+                false => layer.forward(x.as_tensor()).expect("conv"),
+            };
             let grads = weighted_sum(&y, 24).backward().expect("backward");
             [&x, &weight, &bias]
                 .map(|v| {
@@ -275,13 +278,18 @@ fn fused_block_gradients_do_not_depend_on_the_thread_count() {
                 .to_vec()
         })
     };
-    let (one, three) = (grads(1), grads(3));
-    for (name, (a, b)) in ["input", "weight", "bias"]
-        .iter()
-        .zip(one.iter().zip(&three))
-    {
-        let same = a.iter().zip(b).all(|(a, b)| a.to_bits() == b.to_bits());
-        assert!(same, "{name} gradient differs between 1 and 3 threads");
+    for (op, fused) in [("conv block", true), ("conv", false)] {
+        let (one, three) = (grads(1, fused), grads(3, fused));
+        for (name, (a, b)) in ["input", "weight", "bias"]
+            .iter()
+            .zip(one.iter().zip(&three))
+        {
+            let same = a.iter().zip(b).all(|(a, b)| a.to_bits() == b.to_bits());
+            assert!(
+                same,
+                "{op}: {name} gradient differs between 1 and 3 threads"
+            );
+        }
     }
 }
 

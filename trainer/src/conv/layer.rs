@@ -114,7 +114,7 @@ impl Module for Conv2d {
         }
         let cols = x.contiguous()?.apply_op1(Unfold(geometry))?;
         let weight = self.weight.reshape((out_channels, geometry.rows()))?;
-        let y = weight.apply_op2(&cols, WeightTimesColumns)?;
+        let y = weight.apply_op2(&cols, WeightTimesColumns { images: geometry.n })?;
         let bias = match &self.bias {
             Some(bias) => bias.clone(),
             None => Tensor::zeros(out_channels, x.dtype(), x.device())?,

@@ -11,9 +11,9 @@
 //! ```
 //!
 //! `unfold` (im2col) and `fold` (col2im) are candle custom ops, each the other's backward; the
-//! product is a custom op on candle's gemm whose backward is two more gemms, the weight gradient
-//! `dy · colsᵀ` and the column gradient `weightᵀ · dy`, each computed only when its operand is
-//! tracked. When the input is not tracked (the first layer's images), `unfold`'s result is not
+//! product is a custom op on candle's gemm whose backward computes the weight gradient
+//! `Σ_images dy_i · cols_iᵀ` (a gemm per image) and the column gradient
+//! `weightᵀ · dy` (one gemm), each only when its operand is tracked. When the input is not tracked (the first layer's images), `unfold`'s result is not
 //! tracked either, so neither the column gradient nor `fold` ever runs. The loops run on
 //! rayon's pool, the one candle's gemm uses, so `RAYON_NUM_THREADS` bounds both.
 //!
@@ -37,8 +37,8 @@
 //! # Layout
 //! - `im2col`: [`Geometry`] (the shape arithmetic), [`Unfold`] and [`Fold`], each the other's
 //!   backward.
-//! - `product`: the weight-times-columns product on candle's gemm and the swap of its result
-//!   into an image batch (plus the bias), with their backward passes.
+//! - `product`: the weight-times-columns product on candle's gemm, its weight gradient, and the
+//!   swap of its result into an image batch (plus the bias), with their backward passes.
 //! - `layer`: [`Conv2d`] and [`conv2d`], the layer that chains them (or falls back to candle).
 
 mod im2col;
@@ -48,3 +48,4 @@ mod product;
 pub(crate) use im2col::fold_image;
 pub use im2col::{Fold, Geometry, Unfold};
 pub use layer::{Conv2d, conv2d};
+pub(crate) use product::WeightGradient;
