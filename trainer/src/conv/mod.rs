@@ -12,10 +12,11 @@
 //!
 //! `unfold` (im2col) and `fold` (col2im) are candle custom ops, each the other's backward; the
 //! product is a custom op on candle's gemm whose backward computes the weight gradient
-//! `Σ_images dy_i · cols_iᵀ` (a gemm per image) and the column gradient
-//! `weightᵀ · dy` (one gemm), each only when its operand is tracked. When the input is not tracked (the first layer's images), `unfold`'s result is not
-//! tracked either, so neither the column gradient nor `fold` ever runs. The loops run on
-//! rayon's pool, the one candle's gemm uses, so `RAYON_NUM_THREADS` bounds both.
+//! `Σ_images dy_i · cols_iᵀ` (a gemm per image) and the column gradient `weightᵀ · dy` (one
+//! gemm), each only when its operand is tracked. When the input is not tracked (the first
+//! layer's images), `unfold`'s result is not tracked either, so neither the column gradient nor
+//! `fold` ever runs. The loops run on rayon's pool, the one candle's gemm uses, so
+//! `RAYON_NUM_THREADS` bounds both.
 //!
 //! The fast path covers `f32`/`f64` tensors on the CPU with `groups == 1`; anything else falls
 //! back to candle's own [`Tensor::conv2d`](candle_core::Tensor::conv2d), so the same model
