@@ -46,6 +46,19 @@ fn weighted_sum(y: &Tensor, seed: u64) -> Tensor {
     (y * r).and_then(|p| p.sum_all()).expect("same shapes")
 }
 
+/// Our convolution layer of `weight` and `bias`, padding 1, stride 1.
+fn padded_conv(weight: &Var, bias: &Var) -> conv::Conv2d {
+    let cfg = Conv2dConfig {
+        padding: 1,
+        ..Default::default()
+    };
+    conv::Conv2d::new(
+        weight.as_tensor().clone(),
+        Some(bias.as_tensor().clone()),
+        cfg,
+    )
+}
+
 /// Output, input gradient, weight gradient and bias gradient of a convolution.
 fn conv_outputs(
     x: &Var,
@@ -216,15 +229,7 @@ fn fused_block_breaks_ties_like_the_composed_pool() {
         Var::from_tensor(&Tensor::zeros((3, 2, 3, 3), DType::F32, &Device::Cpu).expect("zeros"))
             .expect("var");
     let bias = Var::new(&[0.5f32, 0.25, 1.0], &Device::Cpu).expect("var");
-    let cfg = Conv2dConfig {
-        padding: 1,
-        ..Default::default()
-    };
-    let layer = conv::Conv2d::new(
-        weight.as_tensor().clone(),
-        Some(bias.as_tensor().clone()),
-        cfg,
-    );
+    let layer = padded_conv(&weight, &bias);
     let fused = conv_block::conv_relu_pool(&x, &layer, 2).expect("fused block");
     let relu = activation::relu(&layer.forward(&x).expect("conv")).expect("relu");
     let composed = pool::max_pool2d(&relu, 2).expect("pool");
@@ -250,15 +255,7 @@ fn conv_gradients_do_not_depend_on_the_thread_count() {
     let x = Var::from_tensor(&random(&[13, 5, 9, 9], 21)).expect("var");
     let weight = Var::from_tensor(&random(&[7, 5, 3, 3], 22)).expect("var");
     let bias = Var::from_tensor(&random(&[7], 23)).expect("var");
-    let cfg = Conv2dConfig {
-        padding: 1,
-        ..Default::default()
-    };
-    let layer = conv::Conv2d::new(
-        weight.as_tensor().clone(),
-        Some(bias.as_tensor().clone()),
-        cfg,
-    );
+    let layer = padded_conv(&weight, &bias);
     let grads = |threads: usize, fused: bool| -> Vec<Vec<f32>> {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
