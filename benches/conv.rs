@@ -149,6 +149,11 @@ fn conv_ops(c: &mut Criterion) -> candle_core::Result<()> {
             group.bench_function(id, |b| {
                 b.iter(|| fwd_bwd(|| layer.block(&x)).expect("block runs"))
             });
+            // The forward pass alone, as evaluation and the start of every step run it.
+            let id = format!("fwd/{n}x{c}x{h}x{w}->{out}/{}", layers.name());
+            group.bench_function(id, |b| {
+                b.iter(|| black_box(layer.block(&x).expect("block runs")))
+            });
             if let Layers::Ours = layers {
                 let id = format!("fwd_bwd/{n}x{c}x{h}x{w}->{out}/ours_unfused");
                 let unfused = || layers.max_pool2d(&layers.relu(&layer.forward(&x)?)?);

@@ -247,6 +247,38 @@ fn fused_block_breaks_ties_like_the_composed_pool() {
     );
 }
 
+/// Images large enough that the fused forward pass multiplies a few at a time (each image's
+/// product, 16 channels × 32×32, is 64 KB): five images make groups of two and a short last one,
+/// and every output and gradient still matches the composed block's.
+#[test]
+fn fused_block_matches_the_composed_one_on_images_taken_a_few_at_a_time() {
+    let x = Var::from_tensor(&random(&[5, 2, 32, 32], 41)).expect("var");
+    let weight = Var::from_tensor(&random(&[16, 2, 3, 3], 42)).expect("var");
+    let bias = Var::from_tensor(&random(&[16], 43)).expect("var");
+    let layer = padded_conv(&weight, &bias);
+    let fused = conv_block::conv_relu_pool(x.as_tensor(), &layer, 2).expect("fused block");
+    let relu = activation::relu(&layer.forward(x.as_tensor()).expect("conv")).expect("relu");
+    let composed = pool::max_pool2d(&relu, 2).expect("pool");
+    assert!(
+        max_diff(&fused, &composed) < TOLERANCE,
+        "outputs differ: {}",
+        max_diff(&fused, &composed)
+    );
+    let got = weighted_sum(&fused, 44).backward().expect("backward");
+    let want = weighted_sum(&composed, 44).backward().expect("backward");
+    for (name, var) in [("input", &x), ("weight", &weight), ("bias", &bias)] {
+        let (g, w) = (
+            got.get(var.as_tensor()).expect("grad"),
+            want.get(var.as_tensor()).expect("grad"),
+        );
+        assert!(
+            max_diff(g, w) < TOLERANCE,
+            "{name} grad differs: {}",
+            max_diff(g, w)
+        );
+    }
+}
+
 /// A training run gives the same numbers on any number of cores: the gradients of the fused
 /// block and of the convolution alone (whose weight gradient is a sum over the batch's images,
 /// split between threads) are the same bits with 1 thread as with 3.
