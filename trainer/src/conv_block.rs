@@ -45,7 +45,9 @@ use candle_core::{
 use rayon::prelude::*;
 
 use crate::conv::{Conv2d, Geometry, Unfold, WeightGradient, fold_image};
-use crate::cpu_kernel::{Element, Kernel1, Kernel2, contiguous, filled, run1, run2, zeros};
+use crate::cpu_kernel::{
+    Element, Kernel1, Kernel2, Strided, contiguous, filled, product, run1, run2, zeros,
+};
 
 /// A window whose maximum is not positive: the ReLU passes it no gradient.
 const NO_WINNER: u32 = u32::MAX;
@@ -188,26 +190,20 @@ impl ConvReluPool {
                         // at `p·width + task·span + j` < rows·width = cols.len() (the group's
                         // columns end at or before the row's end); y is this task's own buffer.
                         unsafe {
-                            gemm::gemm(
-                                o,
-                                n,
-                                rows,
-                                y.as_mut_ptr(),
-                                1,
-                                n as isize,
+                            product(
+                                (o, n, rows),
+                                (y.as_mut_ptr(), n),
+                                Strided {
+                                    at: weight.as_ptr(),
+                                    row: rows,
+                                    col: 1,
+                                },
+                                Strided {
+                                    at: cols.as_ptr().add(task * span),
+                                    row: width,
+                                    col: 1,
+                                },
                                 false,
-                                weight.as_ptr(),
-                                1,
-                                rows as isize,
-                                cols.as_ptr().add(task * span),
-                                1,
-                                width as isize,
-                                T::default(),
-                                T::ONE,
-                                false,
-                                false,
-                                false,
-                                gemm::Parallelism::None,
                             );
                         }
                     }
@@ -451,26 +447,20 @@ impl Kernel2 for InputGrad<'_> {
                 // cols.len(); `read_dst = false`, so dst's old values are never read. The
                 // three slices do not overlap (cols is this task's own buffer).
                 unsafe {
-                    gemm::gemm(
-                        rows,
-                        pixels,
-                        o,
-                        cols.as_mut_ptr(),
-                        1,
-                        pixels as isize,
+                    product(
+                        (rows, pixels, o),
+                        (cols.as_mut_ptr(), pixels),
+                        Strided {
+                            at: weight.as_ptr(),
+                            row: 1,
+                            col: rows,
+                        },
+                        Strided {
+                            at: dy.as_ptr().add(image * pixels),
+                            row: width,
+                            col: 1,
+                        },
                         false,
-                        weight.as_ptr(),
-                        rows as isize,
-                        1,
-                        dy.as_ptr().add(image * pixels),
-                        1,
-                        width as isize,
-                        T::default(),
-                        T::ONE,
-                        false,
-                        false,
-                        false,
-                        gemm::Parallelism::None,
                     );
                 }
                 fold_image(g, dst, |row| &cols[row * pixels..][..pixels]);

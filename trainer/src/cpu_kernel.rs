@@ -41,6 +41,57 @@ pub(crate) fn zeros<T: Element>(n: usize) -> Vec<T> {
     filled(n, T::default())
 }
 
+/// A strided matrix operand of [`product`]: where its first element is, and how many elements
+/// lie between consecutive rows and between consecutive columns.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Strided<T> {
+    pub(crate) at: *const T,
+    pub(crate) row: usize,
+    pub(crate) col: usize,
+}
+
+/// `dst = lhs · rhs`, or `dst += lhs · rhs` when `accumulate`: `[m, k] · [k, n]` into a row-major
+/// `dst` with `dst_row` elements between its rows, on gemm's kernels and the calling thread
+/// alone (the callers run as tasks on rayon's pool already).
+///
+/// # Safety
+/// Every element the shapes and strides address lies in the memory behind its pointer, `dst`
+/// is valid for writes (and for reads when `accumulate`), and `dst` overlaps neither operand.
+#[allow(unsafe_code)]
+pub(crate) unsafe fn product<T: Element>(
+    (m, n, k): (usize, usize, usize),
+    (dst, dst_row): (*mut T, usize),
+    lhs: Strided<T>,
+    rhs: Strided<T>,
+    accumulate: bool,
+) {
+    let keep = if accumulate { T::ONE } else { T::default() };
+    // SAFETY: the caller's contract, which is gemm's.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst,
+            1,
+            dst_row as isize,
+            accumulate,
+            lhs.at,
+            lhs.col as isize,
+            lhs.row as isize,
+            rhs.at,
+            rhs.col as isize,
+            rhs.row as isize,
+            keep,
+            T::ONE,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        )
+    }
+}
+
 /// Whether `x` lives where the custom kernels run: on the CPU, as `f32` or `f64`.
 pub(crate) fn runs_on_cpu_kernels(x: &Tensor) -> bool {
     x.device().is_cpu() && matches!(x.dtype(), DType::F32 | DType::F64)

@@ -1,6 +1,7 @@
 //! The custom CPU ops (`conv`, `pool`, `activation`) against candle's own: same values, same
 //! gradients, same training trajectory.
 
+use candle_core::backprop::GradStore;
 use candle_core::{DType, Device, Module, Tensor, Var};
 use candle_nn::{Conv2dConfig, Optimizer, VarBuilder, VarMap};
 use proptest::prelude::*;
@@ -57,6 +58,23 @@ fn padded_conv(weight: &Var, bias: &Var) -> conv::Conv2d {
         Some(bias.as_tensor().clone()),
         cfg,
     )
+}
+
+/// The fused block and the composed conv → ReLU → max-pool of `window` on `x`, each with the
+/// gradients of its [`weighted_sum`] by `seed`.
+fn fused_and_composed(
+    x: &Tensor,
+    layer: &conv::Conv2d,
+    window: usize,
+    seed: u64,
+) -> [(Tensor, GradStore); 2] {
+    let fused = conv_block::conv_relu_pool(x, layer, window).expect("fused block runs");
+    let relu = activation::relu(&layer.forward(x).expect("conv")).expect("relu");
+    let composed = pool::max_pool2d(&relu, window).expect("pool");
+    [fused, composed].map(|y| {
+        let grads = weighted_sum(&y, seed).backward().expect("backward");
+        (y, grads)
+    })
 }
 
 /// Output, input gradient, weight gradient and bias gradient of a convolution.
@@ -117,12 +135,8 @@ proptest! {
             true => x.as_tensor().clone(),
             false => x.as_tensor().detach(),
         };
-        let fused = conv_block::conv_relu_pool(&input, &layer, pool).expect("fused block runs");
-        let relu = activation::relu(&layer.forward(&input).expect("conv")).expect("relu");
-        let composed = pool::max_pool2d(&relu, pool).expect("pool");
+        let [(fused, got), (composed, want)] = fused_and_composed(&input, &layer, pool, 9);
         prop_assert!(max_diff(&fused, &composed) < TOLERANCE, "output differs");
-        let got = weighted_sum(&fused, 9).backward().expect("backward");
-        let want = weighted_sum(&composed, 9).backward().expect("backward");
         for (name, var) in [("weight", &weight), ("bias", &bias)] {
             let (g, w) = (got.get(var.as_tensor()).expect("grad"), want.get(var.as_tensor()).expect("grad"));
             prop_assert!(max_diff(g, w) < TOLERANCE, "{name} grad differs: {}", max_diff(g, w));
@@ -230,12 +244,8 @@ fn fused_block_breaks_ties_like_the_composed_pool() {
             .expect("var");
     let bias = Var::new(&[0.5f32, 0.25, 1.0], &Device::Cpu).expect("var");
     let layer = padded_conv(&weight, &bias);
-    let fused = conv_block::conv_relu_pool(&x, &layer, 2).expect("fused block");
-    let relu = activation::relu(&layer.forward(&x).expect("conv")).expect("relu");
-    let composed = pool::max_pool2d(&relu, 2).expect("pool");
+    let [(fused, got), (composed, want)] = fused_and_composed(&x, &layer, 2, 4);
     assert!(max_diff(&fused, &composed) == 0.0, "outputs differ");
-    let got = weighted_sum(&fused, 4).backward().expect("backward");
-    let want = weighted_sum(&composed, 4).backward().expect("backward");
     let (g, w) = (
         got.get(weight.as_tensor()).expect("grad"),
         want.get(weight.as_tensor()).expect("grad"),
@@ -256,16 +266,12 @@ fn fused_block_matches_the_composed_one_on_images_taken_a_few_at_a_time() {
     let weight = Var::from_tensor(&random(&[16, 2, 3, 3], 42)).expect("var");
     let bias = Var::from_tensor(&random(&[16], 43)).expect("var");
     let layer = padded_conv(&weight, &bias);
-    let fused = conv_block::conv_relu_pool(x.as_tensor(), &layer, 2).expect("fused block");
-    let relu = activation::relu(&layer.forward(x.as_tensor()).expect("conv")).expect("relu");
-    let composed = pool::max_pool2d(&relu, 2).expect("pool");
+    let [(fused, got), (composed, want)] = fused_and_composed(x.as_tensor(), &layer, 2, 44);
     assert!(
         max_diff(&fused, &composed) < TOLERANCE,
         "outputs differ: {}",
         max_diff(&fused, &composed)
     );
-    let got = weighted_sum(&fused, 44).backward().expect("backward");
-    let want = weighted_sum(&composed, 44).backward().expect("backward");
     for (name, var) in [("input", &x), ("weight", &weight), ("bias", &bias)] {
         let (g, w) = (
             got.get(var.as_tensor()).expect("grad"),

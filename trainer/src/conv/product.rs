@@ -6,7 +6,7 @@ use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
-use crate::cpu_kernel::{Element, Kernel1, Kernel2, run1, run2, zeros};
+use crate::cpu_kernel::{Element, Kernel1, Kernel2, Strided, product, run1, run2, zeros};
 
 /// `weight [o, k] · cols [k, images·pixels]` on candle's gemm, whose backward computes only the
 /// gradients of tracked operands: the first layer's column gradient `weightᵀ · dy` is never
@@ -124,26 +124,20 @@ impl Kernel2 for WeightGradient {
                     // dst (i, j) at `i·n + j` < m·n = sum.len(); sum is this task's own buffer,
                     // so it overlaps neither operand.
                     unsafe {
-                        gemm::gemm(
-                            m,
-                            n,
-                            pixels,
-                            sum.as_mut_ptr(),
-                            1,
-                            n as isize,
+                        product(
+                            (m, n, pixels),
+                            (sum.as_mut_ptr(), n),
+                            Strided {
+                                at: lhs.as_ptr().add(image * pixels),
+                                row: width,
+                                col: 1,
+                            },
+                            Strided {
+                                at: rhs.as_ptr().add(image * pixels),
+                                row: 1,
+                                col: width,
+                            },
                             true,
-                            lhs.as_ptr().add(image * pixels),
-                            1,
-                            width as isize,
-                            rhs.as_ptr().add(image * pixels),
-                            width as isize,
-                            1,
-                            T::ONE,
-                            T::ONE,
-                            false,
-                            false,
-                            false,
-                            gemm::Parallelism::None,
                         );
                     }
                 }
