@@ -50,11 +50,17 @@ impl BatchSlots {
     /// and it must drop the writer before it sends its message for `pos` on to the batch stage.
     #[allow(unsafe_code)]
     pub(super) unsafe fn slot_for_worker(&self, pos: usize) -> SlotWriter {
-        SlotWriter {
+        let mut writer = SlotWriter {
             buffer: self.buffer(pos / self.batch_size),
             start: (pos % self.batch_size) * self.sample_len,
             len: self.sample_len,
+        };
+        if writer.buffer.fresh {
+            // Each worker maps its own slot's pages, in one call and beside the others, rather
+            // than one thread mapping a whole fresh buffer while the rest wait for it.
+            populate(writer.values());
         }
+        writer
     }
 
     /// Moves the sample at position `from` to the slot of position `to`, for the batch stage.
@@ -119,27 +125,23 @@ impl BatchSlots {
     fn buffer(&self, k: usize) -> Arc<SlotBuffer> {
         self.lock()
             .entry(k)
-            .or_insert_with(|| Arc::new(SlotBuffer::new(self.new_values())))
+            .or_insert_with(|| Arc::new(self.new_buffer()))
             .clone()
     }
 
-    /// The floats of a new buffer: a recycled one where there is one.
-    fn new_values(&self) -> Vec<f32> {
+    /// A new buffer: a recycled one where there is one.
+    fn new_buffer(&self) -> SlotBuffer {
         let n = self.batch_size * self.sample_len;
         match self.recycled.try_recv() {
             // A recycled buffer's pages are mapped already: no fresh tens of MB for the kernel
             // to zero per batch.
             Ok(mut values) => {
                 values.resize(n, 0.0);
-                values
+                SlotBuffer::new(values, false)
             }
-            // Zeroed memory straight from the allocator, its pages mapped in one call rather
-            // than a fault each.
-            Err(_) => {
-                let mut values = vec![0.0f32; n];
-                populate(&mut values);
-                values
-            }
+            // Zeroed memory straight from the allocator, which its pages may not back yet: the
+            // workers map them slot by slot (`slot_for_worker`).
+            Err(_) => SlotBuffer::new(vec![0.0f32; n], true),
         }
     }
 
@@ -176,12 +178,18 @@ struct SlotBuffer {
     values: Vec<f32>,
     /// The start of `values`' floats, which stay where they are while the Vec is kept.
     start: *mut f32,
+    /// Fresh from the allocator (its pages maybe not mapped yet), not recycled.
+    fresh: bool,
 }
 
 impl SlotBuffer {
-    fn new(mut values: Vec<f32>) -> SlotBuffer {
+    fn new(mut values: Vec<f32>, fresh: bool) -> SlotBuffer {
         let start = values.as_mut_ptr();
-        SlotBuffer { values, start }
+        SlotBuffer {
+            values,
+            start,
+            fresh,
+        }
     }
 
     fn ptr(&self) -> *mut f32 {
@@ -197,3 +205,53 @@ unsafe impl Send for SlotBuffer {}
 #[allow(unsafe_code)]
 // SAFETY: as for `Send`.
 unsafe impl Sync for SlotBuffer {}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+
+    /// How many of the 4 KiB pages wholly inside `v` are mapped.
+    fn resident_pages(v: &[f32]) -> usize {
+        const PAGE: usize = 4096;
+        let start = (v.as_ptr() as usize).next_multiple_of(PAGE);
+        let end = (v.as_ptr() as usize + std::mem::size_of_val(v)) & !(PAGE - 1);
+        let mut residency = vec![0u8; (end - start) / PAGE];
+        #[allow(unsafe_code)]
+        // SAFETY: `start..end` lies within `v`'s allocation; mincore writes one byte per page
+        // of it into `residency`, which has that many.
+        let rc = unsafe {
+            libc::mincore(
+                start as *mut libc::c_void,
+                end - start,
+                residency.as_mut_ptr(),
+            )
+        };
+        assert_eq!(rc, 0, "mincore failed");
+        residency.iter().filter(|&&r| r & 1 == 1).count()
+    }
+
+    /// A fresh buffer's slot is mapped by the worker of its position, not the whole buffer by
+    /// whichever worker came first (while the others waited for it).
+    #[test]
+    fn a_worker_maps_its_own_slot_of_a_fresh_buffer_and_no_other() {
+        let (_keep, recycled) = crossbeam::channel::bounded(1);
+        let (batch_size, sample_len) = (4, 1 << 20); // 4 MiB of floats a slot
+        let slots = BatchSlots::new(batch_size, sample_len, recycled);
+        #[allow(unsafe_code)]
+        // SAFETY: this thread is the only one that touches position 1, once.
+        let mut writer = unsafe { slots.slot_for_worker(1) };
+        let own = resident_pages(writer.values());
+        let pages = sample_len * 4 / 4096;
+        assert!(own + 1 >= pages, "{own} of the slot's {pages} pages mapped");
+        let buffer = writer.buffer.clone();
+        drop(writer);
+        #[allow(unsafe_code)]
+        // SAFETY: no writer is left; the buffer's floats are only read.
+        let all = unsafe { std::slice::from_raw_parts(buffer.ptr(), batch_size * sample_len) };
+        let mapped = resident_pages(all);
+        assert!(
+            mapped <= pages + 2,
+            "{mapped} pages of the buffer mapped for one slot of {pages}"
+        );
+    }
+}
