@@ -235,7 +235,9 @@ mod tests {
     #[test]
     fn a_worker_maps_its_own_slot_of_a_fresh_buffer_and_no_other() {
         let (_keep, recycled) = crossbeam::channel::bounded(1);
-        let (batch_size, sample_len) = (4, 1 << 20); // 4 MiB of floats a slot
+        // 16 MiB a slot, 64 MiB in all: more than the system allocator ever serves from memory
+        // it has touched (glibc maps each zeroed allocation over 32 MiB fresh from the kernel).
+        let (batch_size, sample_len) = (4, 1 << 22);
         let slots = BatchSlots::new(batch_size, sample_len, recycled);
         #[allow(unsafe_code)]
         // SAFETY: this thread is the only one that touches position 1, once.
