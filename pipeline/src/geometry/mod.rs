@@ -4,12 +4,14 @@
 //! fixed-point source coordinates, const-generic channel loops).
 //!
 //! One file per kind of operation: `resize` (and the random resized crop box), `crop`, `flip`,
-//! `rotate`.
+//! `rotate` (with its AVX-512 VBMI runs in `rotate_vbmi`).
 
 mod crop;
 mod flip;
 mod resize;
 mod rotate;
+#[cfg(target_arch = "x86_64")]
+mod rotate_vbmi;
 #[cfg(test)]
 mod tests;
 

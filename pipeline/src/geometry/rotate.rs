@@ -1,6 +1,6 @@
 //! Rotation about the center, nearest or bilinear, of the image or of its mirror image
 //! (incremental fixed-point source coordinates, const-generic channel loops, RGB bilinear runs
-//! in AVX2 or SSSE3 where the CPU has it).
+//! in AVX-512 VBMI (`rotate_vbmi`), AVX2 or SSSE3 where the CPU has it).
 
 use crate::config::Interpolation;
 use crate::decode::Image;
@@ -248,7 +248,9 @@ fn lerp_pixel<const C: usize>(
     }
 }
 
-/// [`lerp_run`] for 3 channels, `run` the RGB bytes: with AVX2, eight pixels a pass of
+/// [`lerp_run`] for 3 channels, `run` the RGB bytes: with AVX-512 VBMI, eight pixels a pass
+/// picked out of their source rows by byte permutes for rotations up to about 16°
+/// ([`super::rotate_vbmi`], the AVX2 path otherwise); with AVX2, eight pixels a pass of
 /// 32-byte operations; with SSSE3 (x86-64 CPUs since 2006), one pixel a pass of
 /// 16-byte operations; else [`lerp_run`]. The same bytes every way.
 pub(super) fn lerp_rgb_run(
@@ -258,6 +260,15 @@ pub(super) fn lerp_rgb_run(
     at: (i64, i64),
     step: (i64, i64),
 ) {
+    #[cfg(target_arch = "x86_64")]
+    if has_vbmi() {
+        #[allow(unsafe_code)]
+        // SAFETY: the CPU has every target feature `lerp_rgb_run_vbmi` enables.
+        unsafe {
+            super::rotate_vbmi::lerp_rgb_run_vbmi(data, stride, run, at, step);
+        }
+        return;
+    }
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         #[allow(unsafe_code)]
@@ -277,6 +288,17 @@ pub(super) fn lerp_rgb_run(
         return;
     }
     lerp_run::<3>(data, stride, run.as_chunks_mut::<3>().0, at, step);
+}
+
+/// Whether the CPU has the AVX-512 features [`super::rotate_vbmi`] needs (VBMI, with the
+/// foundation, byte-and-word and 256-bit-length ones it builds on).
+#[cfg(target_arch = "x86_64")]
+pub(super) fn has_vbmi() -> bool {
+    std::arch::is_x86_feature_detected!("avx512vbmi")
+        && std::arch::is_x86_feature_detected!("avx512bw")
+        && std::arch::is_x86_feature_detected!("avx512vl")
+        && std::arch::is_x86_feature_detected!("avx512f")
+        && std::arch::is_x86_feature_detected!("avx2")
 }
 
 /// [`lerp_run`] for 3 channels with SSSE3, the same integers as [`lerp`]: each row's eight
@@ -340,7 +362,7 @@ pub(super) fn lerp_rgb_run_ssse3(
 /// eight take [`lerp_rgb_run_ssse3`].
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn lerp_rgb_run_avx2(
+pub(super) fn lerp_rgb_run_avx2(
     data: &[u8],
     stride: usize,
     run: &mut [u8],

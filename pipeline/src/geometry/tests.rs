@@ -247,6 +247,51 @@ proptest! {
     }
 
     #[test]
+    fn rgb_bilinear_run_of_a_small_rotation_equals_the_per_channel_run(
+        w in 2..96usize, h in 2..40usize, degrees in -16.0..16.0f64, mirror in any::<bool>(),
+        start in any::<(u32, u32)>(), n in 0..120usize, seed in any::<u64>(),
+    ) {
+        // A run as a rotation of up to 16° steps along an output row (the standard chain's
+        // 15° included), as long as its four neighbours stay inside: the runs the AVX-512
+        // VBMI passes take whole, down to the bottom-right pixel pair.
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let data: Vec<u8> = (0..w * h * 3).map(|_| rng.random()).collect();
+        let (max_x, max_y) = (((w as i64 - 1) << ROT_FRAC) - 1, ((h as i64 - 1) << ROT_FRAC) - 1);
+        let at = (i64::from(start.0) % (max_x + 1), i64::from(start.1) % (max_y + 1));
+        let one = f64::from(1u32 << ROT_FRAC);
+        let (sin, cos) = degrees.to_radians().sin_cos();
+        let step = (((if mirror { -cos } else { cos }) * one).round() as i64, (sin * one).round() as i64);
+        let inside = |v0: i64, s: i64, max: i64| linear_range(v0, s, 0, max, n as i64).1 as usize;
+        let n = inside(at.0, step.0, max_x).min(inside(at.1, step.1, max_y));
+        let (mut simd, mut scalar) = (vec![0u8; n * 3], vec![[0u8; 3]; n]);
+        lerp_rgb_run(&data, w * 3, &mut simd, at, step);
+        lerp_run::<3>(&data, w * 3, &mut scalar, at, step);
+        prop_assert_eq!(&simd, scalar.as_flattened());
+        #[cfg(target_arch = "x86_64")]
+        {
+            prop_assert_eq!(super::rotate_vbmi::vbmi_applies(data.len(), w * 3, at, step, n), n >= 8);
+            if super::rotate::has_vbmi() {
+                let mut wide = vec![0u8; n * 3];
+                #[allow(unsafe_code)]
+                // SAFETY: the CPU has every target feature the function enables.
+                unsafe {
+                    super::rotate_vbmi::lerp_rgb_run_vbmi(&data, w * 3, &mut wide, at, step);
+                }
+                prop_assert_eq!(&wide, scalar.as_flattened());
+            }
+            if std::arch::is_x86_feature_detected!("avx2") {
+                let mut avx2 = vec![0u8; n * 3];
+                #[allow(unsafe_code)]
+                // SAFETY: the CPU has AVX2, the one target feature the function enables.
+                unsafe {
+                    super::rotate::lerp_rgb_run_avx2(&data, w * 3, &mut avx2, at, step);
+                }
+                prop_assert_eq!(&avx2, scalar.as_flattened());
+            }
+        }
+    }
+
+    #[test]
     fn mirrored_rotation_is_within_two_levels_of_flip_then_rotate(
         w in 1..40u32, h in 1..40u32, color in any::<bool>(), degrees in -30.0..30.0f32,
         seed in any::<u64>(),
