@@ -14,7 +14,7 @@
 
 use std::arch::x86_64::*;
 
-use super::rotate::{ROT_FRAC, lerp_rgb_run_avx2, lerp_rgb_run_ssse3};
+use super::rotate::{ROT_FRAC, lerp_rgb_run_avx2};
 
 /// Whether [`lerp_rgb_run_vbmi`] takes a run of `n` samples from `(sx, sy)` by `step` over
 /// `len` bytes of rows of `stride` with its own passes (else it hands the run to the AVX2 path):
@@ -34,7 +34,7 @@ pub(super) fn vbmi_applies(
     }
     let fits_i32 = |v: i64| i32::try_from(v).is_ok();
     let last = n as i64 - 1;
-    // The lanes are stepped eight samples past the last pass before the loop ends.
+    // The lanes are stepped eight samples past the last whole pass before the loop ends.
     let (ex, ey) = (sx + last * step_x, sy + last * step_y);
     let lanes_fit = [sx, sy, ex + 8 * step_x, ey + 8 * step_y]
         .into_iter()
@@ -53,7 +53,7 @@ pub(super) fn vbmi_applies(
 }
 
 /// [`super::rotate::lerp_rgb_run`] with AVX-512 VBMI where [`vbmi_applies`], else the AVX2 path.
-/// The run's last samples short of eight take the one-pixel SSSE3 pass.
+/// A run whose length is not a multiple of eight ends with a pass over its last eight samples.
 #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,avx512vbmi")]
 pub(super) fn lerp_rgb_run_vbmi(
     data: &[u8],
@@ -93,25 +93,23 @@ pub(super) fn lerp_rgb_run_vbmi(
     let byte = _mm256_set1_epi32(0xFF);
     let w256 = _mm256_set1_epi32(256);
     let half = _mm256_set1_epi32(1 << 15);
+    // Lane `k` of a pass from `(x, y)`: `(x + k·step_x, y + k·step_y)`.
     let steps = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    let mut vx = _mm256_add_epi32(
-        _mm256_set1_epi32(sx as i32),
+    let (lanes_x, lanes_y) = (
         _mm256_mullo_epi32(steps, _mm256_set1_epi32(step_x as i32)),
-    );
-    let mut vy = _mm256_add_epi32(
-        _mm256_set1_epi32(sy as i32),
         _mm256_mullo_epi32(steps, _mm256_set1_epi32(step_y as i32)),
-    );
-    let (step8_x, step8_y) = (
-        _mm256_set1_epi32((step_x * 8) as i32),
-        _mm256_set1_epi32((step_y * 8) as i32),
     );
     let fraction =
         |v: __m256i| _mm256_and_si256(_mm256_srli_epi32::<{ (ROT_FRAC - 8) as i32 }>(v), byte);
-    let (mut x, mut y) = (sx, sy);
     let (span_x, span_y) = (7 * step_x, 7 * step_y);
-    let (octets, rest) = run.as_chunks_mut::<24>();
-    for out in octets.iter_mut() {
+    let lanes = |x: i64, y: i64| {
+        (
+            _mm256_add_epi32(_mm256_set1_epi32(x as i32), lanes_x),
+            _mm256_add_epi32(_mm256_set1_epi32(y as i32), lanes_y),
+        )
+    };
+    // One pass: the eight samples from `(x, y)` into `out`, their coordinates `(vx, vy)`.
+    let pass = |out: &mut [u8; 24], (x, y): (i64, i64), (vx, vy): (__m256i, __m256i)| {
         // The block: rows `top..top + rows`, columns `left..` (the ends of the pass bound them).
         let (x0, x7) = (x >> ROT_FRAC, (x + span_x) >> ROT_FRAC);
         let (y0, y7) = (y >> ROT_FRAC, (y + span_y) >> ROT_FRAC);
@@ -152,10 +150,6 @@ pub(super) fn lerp_rgb_run_vbmi(
             _mm256_slli_epi32::<16>(ax),
         ));
         let wy_top = _mm256_sub_epi32(w256, ay);
-        vx = _mm256_add_epi32(vx, step8_x);
-        vy = _mm256_add_epi32(vy, step8_y);
-        x += 8 * step_x;
-        y += 8 * step_y;
         // Per channel: `(left, right)` pairs of the top rows, then of the bottom rows, weighted
         // horizontally into `[t | b]`, then `t·(256 − ay) + b·ay + ½`: the value in bits 16..24.
         let channel = |c: usize| {
@@ -185,8 +179,23 @@ pub(super) fn lerp_rgb_run_vbmi(
         unsafe {
             _mm256_mask_storeu_epi8(out.as_mut_ptr().cast(), 0x00FF_FFFF, packed)
         };
+    };
+    let (mut x, mut y) = (sx, sy);
+    let (mut vx, mut vy) = lanes(sx, sy);
+    let step8 = (
+        _mm256_set1_epi32((step_x * 8) as i32),
+        _mm256_set1_epi32((step_y * 8) as i32),
+    );
+    let (octets, rest) = run.as_chunks_mut::<24>();
+    for out in octets.iter_mut() {
+        pass(out, (x, y), (vx, vy));
+        (x, y) = (x + 8 * step_x, y + 8 * step_y);
+        (vx, vy) = (_mm256_add_epi32(vx, step8.0), _mm256_add_epi32(vy, step8.1));
     }
-    let done = (octets.len() * 8) as i64;
-    let at = (sx + done * step_x, sy + done * step_y);
-    lerp_rgb_run_ssse3(data, stride, rest, at, (step_x, step_y));
+    if !rest.is_empty() {
+        // The last eight samples again (`n ≥ 8`): the pass rewrites some with the same bytes.
+        let last = (sx + (n as i64 - 8) * step_x, sy + (n as i64 - 8) * step_y);
+        let out = (&mut run[(n - 8) * 3..n * 3]).try_into();
+        pass(out.expect("24 bytes"), last, lanes(last.0, last.1));
+    }
 }
