@@ -107,14 +107,44 @@ fn rotate_nearest<const C: usize>(src: &Image, map: &SourceMap, fill: u8, out: &
         // pixel before or after it samples outside.
         head.as_flattened_mut().fill(fill);
         tail.as_flattened_mut().fill(fill);
-        let mut sx = start.0 + half + lo as i64 * map.step_x;
-        let mut sy = start.1 + half + lo as i64 * map.step_y;
-        for px in inner {
-            let i = (sy >> ROT_FRAC) as usize * stride + (sx >> ROT_FRAC) as usize * C;
-            px.copy_from_slice(&src.data[i..i + C]);
-            sx += map.step_x;
-            sy += map.step_y;
+        let at = (
+            start.0 + half + lo as i64 * map.step_x,
+            start.1 + half + lo as i64 * map.step_y,
+        );
+        let step = (map.step_x, map.step_y);
+        #[cfg(target_arch = "x86_64")]
+        if C == 3 && has_vbmi() {
+            #[allow(unsafe_code)]
+            // SAFETY: the CPU has every target feature `nearest_rgb_run_vbmi` enables.
+            unsafe {
+                super::rotate_vbmi::nearest_rgb_run_vbmi(
+                    &src.data,
+                    stride,
+                    inner.as_flattened_mut(),
+                    at,
+                    step,
+                );
+            }
+            continue;
         }
+        nearest_run::<C>(&src.data, stride, inner, at, step);
+    }
+}
+
+/// Nearest samples along a run: each the pixel at the floor of its coordinates (which the
+/// caller offset by one half), all inside `data` (rows of `stride` bytes).
+pub(super) fn nearest_run<const C: usize>(
+    data: &[u8],
+    stride: usize,
+    run: &mut [[u8; C]],
+    (mut sx, mut sy): (i64, i64),
+    (step_x, step_y): (i64, i64),
+) {
+    for px in run {
+        let i = (sy >> ROT_FRAC) as usize * stride + (sx >> ROT_FRAC) as usize * C;
+        px.copy_from_slice(&data[i..i + C]);
+        sx += step_x;
+        sy += step_y;
     }
 }
 

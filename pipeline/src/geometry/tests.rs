@@ -1,6 +1,8 @@
 //! Geometry tests: hand-computed pixels, and properties against a pixel-by-pixel reference.
 
-use super::rotate::{ROT_FRAC, lerp_rgb_run, lerp_run, linear_range};
+use super::rotate::{ROT_FRAC, lerp_rgb_run, lerp_run, linear_range, nearest_run};
+#[cfg(target_arch = "x86_64")]
+use super::rotate_vbmi::Reach;
 use super::*;
 use crate::config::Interpolation;
 use crate::decode::Image;
@@ -269,7 +271,8 @@ proptest! {
         prop_assert_eq!(&simd, scalar.as_flattened());
         #[cfg(target_arch = "x86_64")]
         {
-            prop_assert_eq!(super::rotate_vbmi::vbmi_applies(data.len(), w * 3, at, step, n), n >= 8);
+            let applies = super::rotate_vbmi::vbmi_applies(data.len(), w * 3, at, step, n, Reach::Bilinear);
+            prop_assert_eq!(applies, n >= 8);
             if super::rotate::has_vbmi() {
                 let mut wide = vec![0u8; n * 3];
                 #[allow(unsafe_code)]
@@ -287,6 +290,40 @@ proptest! {
                     super::rotate::lerp_rgb_run_avx2(&data, w * 3, &mut avx2, at, step);
                 }
                 prop_assert_eq!(&avx2, scalar.as_flattened());
+            }
+        }
+    }
+
+    #[test]
+    fn nearest_rgb_run_of_a_small_rotation_equals_the_pixel_by_pixel_run(
+        w in 1..96usize, h in 1..40usize, degrees in -16.0..16.0f64, mirror in any::<bool>(),
+        start in any::<(u32, u32)>(), n in 0..120usize, seed in any::<u64>(),
+    ) {
+        // Coordinates offset by one half, as the nearest rule passes them: each sample reads
+        // the pixel at their floor, the run as long as that stays inside.
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let data: Vec<u8> = (0..w * h * 3).map(|_| rng.random()).collect();
+        let (max_x, max_y) = (((w as i64) << ROT_FRAC) - 1, ((h as i64) << ROT_FRAC) - 1);
+        let at = (i64::from(start.0) % (max_x + 1), i64::from(start.1) % (max_y + 1));
+        let one = f64::from(1u32 << ROT_FRAC);
+        let (sin, cos) = degrees.to_radians().sin_cos();
+        let step = (((if mirror { -cos } else { cos }) * one).round() as i64, (sin * one).round() as i64);
+        let inside = |v0: i64, s: i64, max: i64| linear_range(v0, s, 0, max, n as i64).1 as usize;
+        let n = inside(at.0, step.0, max_x).min(inside(at.1, step.1, max_y));
+        let mut scalar = vec![[0u8; 3]; n];
+        nearest_run::<3>(&data, w * 3, &mut scalar, at, step);
+        #[cfg(target_arch = "x86_64")]
+        {
+            let applies = super::rotate_vbmi::vbmi_applies(data.len(), w * 3, at, step, n, Reach::Nearest);
+            prop_assert_eq!(applies, n >= 8);
+            if super::rotate::has_vbmi() {
+                let mut wide = vec![0u8; n * 3];
+                #[allow(unsafe_code)]
+                // SAFETY: the CPU has every target feature the function enables.
+                unsafe {
+                    super::rotate_vbmi::nearest_rgb_run_vbmi(&data, w * 3, &mut wide, at, step);
+                }
+                prop_assert_eq!(&wide, scalar.as_flattened());
             }
         }
     }
