@@ -1,6 +1,7 @@
 //! Rotation about the center, nearest or bilinear, of the image or of its mirror image
-//! (incremental fixed-point source coordinates, const-generic channel loops, RGB bilinear runs
-//! in AVX-512 VBMI (`rotate_vbmi`), AVX2 or SSSE3 where the CPU has it).
+//! (incremental fixed-point source coordinates, const-generic channel loops; RGB runs, nearest
+//! and bilinear, in AVX-512 VBMI (`rotate_vbmi`) where the CPU has it, bilinear ones else in
+//! AVX2 or SSSE3).
 
 use crate::config::Interpolation;
 use crate::decode::Image;
