@@ -4,12 +4,15 @@
 //! fixed-point source coordinates, const-generic channel loops).
 //!
 //! One file per kind of operation: `resize` (and the random resized crop box), `crop`, `flip`,
-//! `rotate` (with its AVX-512 VBMI runs in `rotate_vbmi`).
+//! `rotate` (with its AVX2 and SSSE3 runs in `rotate_avx2`, its AVX-512 VBMI runs in
+//! `rotate_vbmi`).
 
 mod crop;
 mod flip;
 mod resize;
 mod rotate;
+#[cfg(target_arch = "x86_64")]
+mod rotate_avx2;
 #[cfg(target_arch = "x86_64")]
 mod rotate_vbmi;
 #[cfg(test)]

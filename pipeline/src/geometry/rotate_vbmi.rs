@@ -17,7 +17,18 @@
 
 use std::arch::x86_64::*;
 
-use super::rotate::{ROT_FRAC, lerp_rgb_run_avx2, nearest_run};
+use super::rotate::{ROT_FRAC, nearest_run};
+use super::rotate_avx2::{fractions, lerp_rgb_run_avx2, sample_lanes, weight_pairs};
+
+/// Whether the CPU has the AVX-512 features these runs need (VBMI, with the
+/// foundation, byte-and-word and 256-bit-length ones it builds on).
+pub(super) fn has_vbmi() -> bool {
+    std::arch::is_x86_feature_detected!("avx512vbmi")
+        && std::arch::is_x86_feature_detected!("avx512bw")
+        && std::arch::is_x86_feature_detected!("avx512vl")
+        && std::arch::is_x86_feature_detected!("avx512f")
+        && std::arch::is_x86_feature_detected!("avx2")
+}
 
 /// The neighbours below and to the right that a sample reads besides its top-left pixel:
 /// 1 for bilinear, 0 for nearest (whose coordinates come rounded, as top-left ones).
@@ -65,10 +76,18 @@ pub(super) fn vbmi_applies(
     far.is_some_and(|end| end <= len)
 }
 
+/// The block of source pixels one pass reads, as two 64-byte tables of two 32-byte rows each
+/// (`lo`: rows 0 and 1, `hi`: rows 2 and 3; rows past the block's last repeat it), and each
+/// sample's top-left byte within the tables (`at`, eight bytes).
+struct Block {
+    lo: __m512i,
+    hi: __m512i,
+    at: __m128i,
+}
+
 /// The block a pass of eight samples from `(x, y)` (lanes `(vx, vy)`, the last sample at
 /// `(x, y) + span`) reads: rows `top..=bottom + reach`, columns `left..=right + reach` of the
-/// samples' top-left pixels, as two 64-byte tables of two 32-byte rows each (rows past the
-/// block's last repeat it), and each sample's top-left byte within them.
+/// samples' top-left pixels.
 ///
 /// # Safety
 /// The run the pass belongs to is one [`vbmi_applies`] to with this `reach`.
@@ -82,7 +101,7 @@ unsafe fn block(
     (span_x, span_y): (i64, i64),
     (vx, vy): (__m256i, __m256i),
     reach: Reach,
-) -> (__m512i, __m512i, __m128i) {
+) -> Block {
     let reach = reach as i64;
     let (x0, x7) = (x >> ROT_FRAC, (x + span_x) >> ROT_FRAC);
     let (y0, y7) = (y >> ROT_FRAC, (y + span_y) >> ROT_FRAC);
@@ -110,39 +129,39 @@ unsafe fn block(
         _mm256_slli_epi32::<5>(dy),
         _mm256_add_epi32(dx, _mm256_slli_epi32::<1>(dx)),
     );
-    (
-        _mm512_inserti64x4::<1>(_mm512_castsi256_si512(r0), r1),
-        _mm512_inserti64x4::<1>(_mm512_castsi256_si512(r2), r3),
-        _mm256_cvtepi32_epi8(at),
-    )
+    Block {
+        lo: _mm512_inserti64x4::<1>(_mm512_castsi256_si512(r0), r1),
+        hi: _mm512_inserti64x4::<1>(_mm512_castsi256_si512(r2), r3),
+        at: _mm256_cvtepi32_epi8(at),
+    }
 }
 
-/// Runs `pass` over a run of `n ≥ 8` samples from `at` by `step` and stores what it gives
-/// (the eight samples' 24 bytes, low in the vector): on each eight samples in turn, then, when
-/// `n` is not a multiple of eight, on the last eight (rewriting some with the same bytes).
-/// `pass` gets the first sample's coordinates and all eight's in 32-bit lanes.
+/// Runs `pass` over a run of samples from `at` by `step` (in `data`, rows of `stride`) where
+/// [`vbmi_applies`] with `reach`, and stores what it gives (the eight samples' 24 bytes, low in
+/// the vector); false, and nothing written, where not. `pass` gets each eight samples' block
+/// and their coordinates in 32-bit lanes: each eight in turn, then, when the run's length is
+/// not a multiple of eight, its last eight (rewriting some with the same bytes).
 #[inline]
 #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,avx512vbmi")]
 fn passes(
+    data: &[u8],
+    stride: usize,
     run: &mut [u8],
     (sx, sy): (i64, i64),
     (step_x, step_y): (i64, i64),
-    mut pass: impl FnMut((i64, i64), (__m256i, __m256i)) -> __m256i,
-) {
+    reach: Reach,
+    mut pass: impl FnMut(Block, (__m256i, __m256i)) -> __m256i,
+) -> bool {
     let n = run.len() / 3;
-    let steps = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    let (lanes_x, lanes_y) = (
-        _mm256_mullo_epi32(steps, _mm256_set1_epi32(step_x as i32)),
-        _mm256_mullo_epi32(steps, _mm256_set1_epi32(step_y as i32)),
-    );
-    let lanes = |x: i64, y: i64| {
-        (
-            _mm256_add_epi32(_mm256_set1_epi32(x as i32), lanes_x),
-            _mm256_add_epi32(_mm256_set1_epi32(y as i32), lanes_y),
-        )
-    };
-    // The low 24 bytes of `v` into `out`.
-    let store = |out: &mut [u8; 24], v: __m256i| {
+    if !vbmi_applies(data.len(), stride, (sx, sy), (step_x, step_y), n, reach) {
+        return false;
+    }
+    let span = (7 * step_x, 7 * step_y);
+    let mut one = |out: &mut [u8; 24], at: (i64, i64), lanes: (__m256i, __m256i)| {
+        #[allow(unsafe_code)]
+        // SAFETY: the run is one `vbmi_applies` to with this reach (checked above).
+        let block = unsafe { block(data, stride, at, span, lanes, reach) };
+        let v = pass(block, lanes);
         #[allow(unsafe_code)]
         // SAFETY: the mask stores the low 24 bytes, into the 24-byte `out`.
         unsafe {
@@ -150,25 +169,57 @@ fn passes(
         };
     };
     let (mut x, mut y) = (sx, sy);
-    let (mut vx, mut vy) = lanes(sx, sy);
+    let (mut vx, mut vy) = sample_lanes((sx, sy), (step_x, step_y));
     let step8 = (
         _mm256_set1_epi32((step_x * 8) as i32),
         _mm256_set1_epi32((step_y * 8) as i32),
     );
     let (octets, rest) = run.as_chunks_mut::<24>();
     for out in octets.iter_mut() {
-        store(out, pass((x, y), (vx, vy)));
+        one(out, (x, y), (vx, vy));
         (x, y) = (x + 8 * step_x, y + 8 * step_y);
         (vx, vy) = (_mm256_add_epi32(vx, step8.0), _mm256_add_epi32(vy, step8.1));
     }
     if !rest.is_empty() {
         let last = (sx + (n as i64 - 8) * step_x, sy + (n as i64 - 8) * step_y);
         let out = (&mut run[(n - 8) * 3..n * 3]).try_into().expect("24 bytes");
-        store(out, pass(last, lanes(last.0, last.1)));
+        one(out, last, sample_lanes(last, (step_x, step_y)));
     }
+    true
 }
 
+/// 64 bytes, byte `j` the value of `$e` (of `$j`), built at compile time.
+macro_rules! bytes64 {
+    (|$j:ident| $e:expr) => {{
+        let mut t = [0u8; 64];
+        let mut $j = 0;
+        while $j < 64 {
+            t[$j] = $e;
+            $j += 1;
+        }
+        t
+    }};
+}
+
+/// Byte `j` of a bilinear pass's permute index before `+ at` (the sample's top-left byte):
+/// sample `k = (j mod 32) / 4`'s top row in the low 32 bytes and its bottom row (32 bytes
+/// further in the block) in the high 32, its left neighbour in even 16-bit lanes and its right
+/// one (3 bytes on) in odd ones, channel `c`. Only even bytes are kept (the zero-masked odd
+/// ones are the lanes' high bytes). `BILINEAR_SAMPLE[j]` is `k`.
+const BILINEAR_SAMPLE: [u8; 64] = bytes64!(|j| ((j % 32) / 4) as u8);
+const BILINEAR_CHANNEL: [[u8; 64]; 3] = [
+    bytes64!(|j| ((j / 32) * 32 + ((j / 2) % 2) * 3) as u8),
+    bytes64!(|j| ((j / 32) * 32 + ((j / 2) % 2) * 3 + 1) as u8),
+    bytes64!(|j| ((j / 32) * 32 + ((j / 2) % 2) * 3 + 2) as u8),
+];
+/// Bytes 0, 1, 2 of each 32-bit lane (red, green, blue), side by side (the first 24 bytes).
+const PACK_RGB: [u8; 64] = bytes64!(|i| if i < 24 { (i / 3 * 4 + i % 3) as u8 } else { 0 });
+/// Byte `i < 24` of a nearest pass's output: channel `i mod 3` of sample `i / 3`.
+const NEAREST_SAMPLE: [u8; 64] = bytes64!(|i| (if i < 24 { i / 3 } else { 0 }) as u8);
+const NEAREST_CHANNEL: [u8; 64] = bytes64!(|i| (i % 3) as u8);
+
 /// A 64-byte constant.
+#[inline]
 #[target_feature(enable = "avx512f")]
 fn load64(bytes: &[u8; 64]) -> __m512i {
     #[allow(unsafe_code)]
@@ -184,122 +235,76 @@ pub(super) fn lerp_rgb_run_vbmi(
     data: &[u8],
     stride: usize,
     run: &mut [u8],
-    (sx, sy): (i64, i64),
-    (step_x, step_y): (i64, i64),
+    at: (i64, i64),
+    step: (i64, i64),
 ) {
-    let n = run.len() / 3;
-    if !vbmi_applies(
-        data.len(),
-        stride,
-        (sx, sy),
-        (step_x, step_y),
-        n,
-        Reach::Bilinear,
-    ) {
-        lerp_rgb_run_avx2(data, stride, run, (sx, sy), (step_x, step_y));
-        return;
-    }
-    // Byte `j` of a channel's permute index: sample `k = (j mod 32) / 4`, its top row in the
-    // low 32 bytes and its bottom row (32 bytes further in the block) in the high 32, its left
-    // neighbour in even 16-bit lanes and its right one (3 bytes on) in odd ones; `+ c` picks
-    // the channel. Only even bytes are kept (the zero-masked odd ones are the lanes' high bytes).
-    let spread = load64(&std::array::from_fn(|j| ((j % 32) / 4) as u8));
-    let channels = [0, 1, 2].map(|c| {
-        load64(&std::array::from_fn(|j| {
-            ((j / 32) * 32 + ((j / 2) % 2) * 3 + c) as u8
-        }))
-    });
     const LOW_BYTES: __mmask64 = 0x5555_5555_5555_5555;
-    // Bytes 0, 1, 2 of each 32-bit lane (red, green, blue), side by side.
-    let pack = _mm512_castsi512_si256(load64(&std::array::from_fn(|i| {
-        if i < 24 { (i / 3 * 4 + i % 3) as u8 } else { 0 }
-    })));
-    let byte = _mm256_set1_epi32(0xFF);
-    let w256 = _mm256_set1_epi32(256);
-    let half = _mm256_set1_epi32(1 << 15);
-    let fraction =
-        |v: __m256i| _mm256_and_si256(_mm256_srli_epi32::<{ (ROT_FRAC - 8) as i32 }>(v), byte);
-    let span = (7 * step_x, 7 * step_y);
-    passes(run, (sx, sy), (step_x, step_y), |at, (vx, vy)| {
-        #[allow(unsafe_code)]
-        // SAFETY: the run is one `vbmi_applies` to with this reach (checked above).
-        let (table_lo, table_hi, at) =
-            unsafe { block(data, stride, at, span, (vx, vy), Reach::Bilinear) };
-        let at = _mm512_permutexvar_epi8(spread, _mm512_castsi128_si512(at));
-        let (ax, ay) = (fraction(vx), fraction(vy));
-        let wx = _mm512_broadcast_i64x4(_mm256_or_si256(
-            _mm256_sub_epi32(w256, ax),
-            _mm256_slli_epi32::<16>(ax),
-        ));
-        let wy_top = _mm256_sub_epi32(w256, ay);
-        // Per channel: `(left, right)` pairs of the top rows, then of the bottom rows, weighted
-        // horizontally into `[t | b]`, then `t·(256 − ay) + b·ay + ½`: the value in bits 16..24.
-        let channel = |c: usize| {
-            let index = _mm512_add_epi8(at, channels[c]);
-            let pairs = _mm512_maskz_permutex2var_epi8(LOW_BYTES, table_lo, index, table_hi);
-            let sums = _mm512_madd_epi16(pairs, wx);
-            let (t, b) = (
-                _mm512_castsi512_si256(sums),
-                _mm512_extracti64x4_epi64::<1>(sums),
+    let spread = load64(&BILINEAR_SAMPLE);
+    let channels = BILINEAR_CHANNEL.map(|c| load64(&c));
+    let pack = _mm512_castsi512_si256(load64(&PACK_RGB));
+    let (w256, half) = (_mm256_set1_epi32(256), _mm256_set1_epi32(1 << 15));
+    let done = passes(
+        data,
+        stride,
+        run,
+        at,
+        step,
+        Reach::Bilinear,
+        |block, (vx, vy)| {
+            let at = _mm512_permutexvar_epi8(spread, _mm512_castsi128_si512(block.at));
+            let wx = _mm512_broadcast_i64x4(weight_pairs(vx));
+            let ay = fractions(vy);
+            let wy_top = _mm256_sub_epi32(w256, ay);
+            // Per channel: `(left, right)` pairs of the top rows, then of the bottom rows,
+            // weighted horizontally into `[t | b]`, then `t·(256 − ay) + b·ay + ½`: the value
+            // in bits 16..24.
+            let channel = |c: usize| {
+                let index = _mm512_add_epi8(at, channels[c]);
+                let pairs = _mm512_maskz_permutex2var_epi8(LOW_BYTES, block.lo, index, block.hi);
+                let sums = _mm512_madd_epi16(pairs, wx);
+                let (t, b) = (
+                    _mm512_castsi512_si256(sums),
+                    _mm512_extracti64x4_epi64::<1>(sums),
+                );
+                _mm256_add_epi32(
+                    _mm256_add_epi32(_mm256_mullo_epi32(t, wy_top), _mm256_mullo_epi32(b, ay)),
+                    half,
+                )
+            };
+            let (r, g, b) = (channel(0), channel(1), channel(2));
+            let rgb = _mm256_or_si256(
+                _mm256_or_si256(
+                    _mm256_srli_epi32::<16>(r),
+                    _mm256_and_si256(_mm256_srli_epi32::<8>(g), _mm256_set1_epi32(0xFF00)),
+                ),
+                _mm256_and_si256(b, _mm256_set1_epi32(0xFF_0000)),
             );
-            _mm256_add_epi32(
-                _mm256_add_epi32(_mm256_mullo_epi32(t, wy_top), _mm256_mullo_epi32(b, ay)),
-                half,
-            )
-        };
-        let (r, g, b) = (channel(0), channel(1), channel(2));
-        let rgb = _mm256_or_si256(
-            _mm256_or_si256(
-                _mm256_srli_epi32::<16>(r),
-                _mm256_and_si256(_mm256_srli_epi32::<8>(g), _mm256_set1_epi32(0xFF00)),
-            ),
-            _mm256_and_si256(b, _mm256_set1_epi32(0xFF_0000)),
-        );
-        _mm256_permutexvar_epi8(pack, rgb)
-    });
+            _mm256_permutexvar_epi8(pack, rgb)
+        },
+    );
+    if !done {
+        lerp_rgb_run_avx2(data, stride, run, at, step);
+    }
 }
 
-/// The nearest rule's RGB run (`(sx, sy)` the first sample's coordinates plus one half, so
-/// that each sample reads the pixel at their floor) with AVX-512 VBMI where [`vbmi_applies`],
-/// else pixel by pixel.
+/// The nearest rule's RGB run (`at` the first sample's coordinates plus one half, so that each
+/// sample reads the pixel at their floor) with AVX-512 VBMI where [`vbmi_applies`], else pixel
+/// by pixel.
 #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,avx512vbmi")]
 pub(super) fn nearest_rgb_run_vbmi(
     data: &[u8],
     stride: usize,
     run: &mut [u8],
-    (sx, sy): (i64, i64),
-    (step_x, step_y): (i64, i64),
+    at: (i64, i64),
+    step: (i64, i64),
 ) {
-    let n = run.len() / 3;
-    if !vbmi_applies(
-        data.len(),
-        stride,
-        (sx, sy),
-        (step_x, step_y),
-        n,
-        Reach::Nearest,
-    ) {
-        nearest_run::<3>(
-            data,
-            stride,
-            run.as_chunks_mut::<3>().0,
-            (sx, sy),
-            (step_x, step_y),
-        );
-        return;
-    }
-    // Byte `i < 24` of the output: channel `i mod 3` of sample `i / 3`.
-    let spread = load64(&std::array::from_fn(|i| (i.min(23) / 3) as u8));
-    let channel = load64(&std::array::from_fn(|i| (i % 3) as u8));
-    let span = (7 * step_x, 7 * step_y);
-    passes(run, (sx, sy), (step_x, step_y), |at, lanes| {
-        #[allow(unsafe_code)]
-        // SAFETY: the run is one `vbmi_applies` to with this reach (checked above).
-        let (table_lo, table_hi, at) =
-            unsafe { block(data, stride, at, span, lanes, Reach::Nearest) };
-        let at = _mm512_permutexvar_epi8(spread, _mm512_castsi128_si512(at));
+    let (spread, channel) = (load64(&NEAREST_SAMPLE), load64(&NEAREST_CHANNEL));
+    let done = passes(data, stride, run, at, step, Reach::Nearest, |block, _| {
+        let at = _mm512_permutexvar_epi8(spread, _mm512_castsi128_si512(block.at));
         let index = _mm512_add_epi8(at, channel);
-        let pixels = _mm512_permutex2var_epi8(table_lo, index, table_hi);
-        _mm512_castsi512_si256(pixels)
+        _mm512_castsi512_si256(_mm512_permutex2var_epi8(block.lo, index, block.hi))
     });
+    if !done {
+        nearest_run::<3>(data, stride, run.as_chunks_mut::<3>().0, at, step);
+    }
 }

@@ -183,6 +183,36 @@ fn rgb_bilinear_run_beyond_32_bit_coordinates_equals_the_per_channel_run() {
     }
 }
 
+/// Random RGB bytes of `w`×`h` pixels and a run of up to `n` samples stepped as a rotation by
+/// `degrees` (mirrored or not) steps along an output row, from `start` taken modulo the
+/// coordinates whose pixel and `reach` more to the right and below lie inside; the run as long
+/// as its samples stay there. Returns the bytes, the start, the step and the run's length.
+fn small_rotation_run(
+    (w, h): (usize, usize),
+    degrees: f64,
+    mirror: bool,
+    start: (u32, u32),
+    n: usize,
+    seed: u64,
+    reach: i64,
+) -> (Vec<u8>, (i64, i64), (i64, i64), usize) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let data: Vec<u8> = (0..w * h * 3).map(|_| rng.random()).collect();
+    let max = |side: usize| ((side as i64 - reach) << ROT_FRAC) - 1;
+    let (max_x, max_y) = (max(w), max(h));
+    let at = (
+        i64::from(start.0) % (max_x + 1),
+        i64::from(start.1) % (max_y + 1),
+    );
+    let one = f64::from(1u32 << ROT_FRAC);
+    let (sin, cos) = degrees.to_radians().sin_cos();
+    let cos = if mirror { -cos } else { cos };
+    let step = ((cos * one).round() as i64, (sin * one).round() as i64);
+    let inside = |v0: i64, s: i64, max: i64| linear_range(v0, s, 0, max, n as i64).1 as usize;
+    let n = inside(at.0, step.0, max_x).min(inside(at.1, step.1, max_y));
+    (data, at, step, n)
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(96))]
 
@@ -242,7 +272,7 @@ proptest! {
             #[allow(unsafe_code)]
             // SAFETY: the CPU has SSSE3, the one target feature the function enables.
             unsafe {
-                super::rotate::lerp_rgb_run_ssse3(&data, w * 3, &mut narrow, at, step);
+                super::rotate_avx2::lerp_rgb_run_ssse3(&data, w * 3, &mut narrow, at, step);
             }
             prop_assert_eq!(narrow, simd);
         }
@@ -253,18 +283,9 @@ proptest! {
         w in 2..96usize, h in 2..40usize, degrees in -16.0..16.0f64, mirror in any::<bool>(),
         start in any::<(u32, u32)>(), n in 0..120usize, seed in any::<u64>(),
     ) {
-        // A run as a rotation of up to 16° steps along an output row (the standard chain's
-        // 15° included), as long as its four neighbours stay inside: the runs the AVX-512
-        // VBMI passes take whole, down to the bottom-right pixel pair.
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let data: Vec<u8> = (0..w * h * 3).map(|_| rng.random()).collect();
-        let (max_x, max_y) = (((w as i64 - 1) << ROT_FRAC) - 1, ((h as i64 - 1) << ROT_FRAC) - 1);
-        let at = (i64::from(start.0) % (max_x + 1), i64::from(start.1) % (max_y + 1));
-        let one = f64::from(1u32 << ROT_FRAC);
-        let (sin, cos) = degrees.to_radians().sin_cos();
-        let step = (((if mirror { -cos } else { cos }) * one).round() as i64, (sin * one).round() as i64);
-        let inside = |v0: i64, s: i64, max: i64| linear_range(v0, s, 0, max, n as i64).1 as usize;
-        let n = inside(at.0, step.0, max_x).min(inside(at.1, step.1, max_y));
+        // Runs as long as their four neighbours stay inside: the runs the AVX-512 VBMI passes
+        // take whole, down to the bottom-right pixel pair.
+        let (data, at, step, n) = small_rotation_run((w, h), degrees, mirror, start, n, seed, 1);
         let (mut simd, mut scalar) = (vec![0u8; n * 3], vec![[0u8; 3]; n]);
         lerp_rgb_run(&data, w * 3, &mut simd, at, step);
         lerp_run::<3>(&data, w * 3, &mut scalar, at, step);
@@ -273,7 +294,7 @@ proptest! {
         {
             let applies = super::rotate_vbmi::vbmi_applies(data.len(), w * 3, at, step, n, Reach::Bilinear);
             prop_assert_eq!(applies, n >= 8);
-            if super::rotate::has_vbmi() {
+            if super::rotate_vbmi::has_vbmi() {
                 let mut wide = vec![0u8; n * 3];
                 #[allow(unsafe_code)]
                 // SAFETY: the CPU has every target feature the function enables.
@@ -287,7 +308,7 @@ proptest! {
                 #[allow(unsafe_code)]
                 // SAFETY: the CPU has AVX2, the one target feature the function enables.
                 unsafe {
-                    super::rotate::lerp_rgb_run_avx2(&data, w * 3, &mut avx2, at, step);
+                    super::rotate_avx2::lerp_rgb_run_avx2(&data, w * 3, &mut avx2, at, step);
                 }
                 prop_assert_eq!(&avx2, scalar.as_flattened());
             }
@@ -301,22 +322,14 @@ proptest! {
     ) {
         // Coordinates offset by one half, as the nearest rule passes them: each sample reads
         // the pixel at their floor, the run as long as that stays inside.
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let data: Vec<u8> = (0..w * h * 3).map(|_| rng.random()).collect();
-        let (max_x, max_y) = (((w as i64) << ROT_FRAC) - 1, ((h as i64) << ROT_FRAC) - 1);
-        let at = (i64::from(start.0) % (max_x + 1), i64::from(start.1) % (max_y + 1));
-        let one = f64::from(1u32 << ROT_FRAC);
-        let (sin, cos) = degrees.to_radians().sin_cos();
-        let step = (((if mirror { -cos } else { cos }) * one).round() as i64, (sin * one).round() as i64);
-        let inside = |v0: i64, s: i64, max: i64| linear_range(v0, s, 0, max, n as i64).1 as usize;
-        let n = inside(at.0, step.0, max_x).min(inside(at.1, step.1, max_y));
+        let (data, at, step, n) = small_rotation_run((w, h), degrees, mirror, start, n, seed, 0);
         let mut scalar = vec![[0u8; 3]; n];
         nearest_run::<3>(&data, w * 3, &mut scalar, at, step);
         #[cfg(target_arch = "x86_64")]
         {
             let applies = super::rotate_vbmi::vbmi_applies(data.len(), w * 3, at, step, n, Reach::Nearest);
             prop_assert_eq!(applies, n >= 8);
-            if super::rotate::has_vbmi() {
+            if super::rotate_vbmi::has_vbmi() {
                 let mut wide = vec![0u8; n * 3];
                 #[allow(unsafe_code)]
                 // SAFETY: the CPU has every target feature the function enables.
