@@ -85,9 +85,9 @@ fn cuda(spec: &str, ordinal: usize) -> Result<Device> {
 fn cuda(spec: &str, _ordinal: usize) -> Result<Device> {
     Err(Error::Device {
         device: spec.to_string(),
-        reason:
-            "this build has no CUDA support: rebuild with `cargo build --release --features cuda`"
-                .into(),
+        reason: "this build has no CUDA support: rebuild with `cargo build --release --features \
+                 cudnn` (or `--features cuda`, without cuDNN; see docs/cuda.md)"
+            .into(),
     })
 }
 
@@ -119,6 +119,7 @@ mod tests {
     #[test]
     fn cuda_without_the_feature_says_how_to_get_it() {
         let err = parse_device("cuda:0").unwrap_err();
-        assert!(err.to_string().contains("--features cuda"), "{err}");
+        assert!(err.to_string().contains("--features cudnn"), "{err}");
+        assert!(err.to_string().contains("docs/cuda.md"), "{err}");
     }
 }
