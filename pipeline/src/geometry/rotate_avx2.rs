@@ -35,6 +35,20 @@ pub(super) fn fractions(v: __m256i) -> __m256i {
     )
 }
 
+/// Eight RGB samples, one in the low three bytes of each 32-bit lane, from their channels'
+/// values in bits 16..24 of each lane.
+#[inline]
+#[target_feature(enable = "avx2")]
+pub(super) fn rgb_lanes(r: __m256i, g: __m256i, b: __m256i) -> __m256i {
+    _mm256_or_si256(
+        _mm256_or_si256(
+            _mm256_srli_epi32::<16>(r),
+            _mm256_and_si256(_mm256_srli_epi32::<8>(g), _mm256_set1_epi32(0xFF00)),
+        ),
+        _mm256_and_si256(b, _mm256_set1_epi32(0xFF_0000)),
+    )
+}
+
 /// The weight pairs `(256 − a, a)` of the coordinates `v` as the 16-bit halves of each lane,
 /// for `pmaddwd` against `(left, right)` or `(top, bottom)` pairs.
 #[inline]
@@ -198,14 +212,7 @@ pub(super) fn lerp_rgb_run_avx2(
             // The value in bits 16..24.
             _mm256_add_epi32(_mm256_madd_epi16(tb, wy), round)
         };
-        let (r, g, b) = (channel(0), channel(1), channel(2));
-        let rgb = _mm256_or_si256(
-            _mm256_or_si256(
-                _mm256_srli_epi32::<16>(r),
-                _mm256_and_si256(_mm256_srli_epi32::<8>(g), _mm256_set1_epi32(0xFF00)),
-            ),
-            _mm256_and_si256(b, _mm256_set1_epi32(0xFF_0000)),
-        );
+        let rgb = rgb_lanes(channel(0), channel(1), channel(2));
         let packed = _mm256_permutevar8x32_epi32(_mm256_shuffle_epi8(rgb, pack), join);
         let mut bytes = [0u8; 32];
         #[allow(unsafe_code)]

@@ -18,7 +18,7 @@
 use std::arch::x86_64::*;
 
 use super::rotate::{ROT_FRAC, nearest_run};
-use super::rotate_avx2::{fractions, lerp_rgb_run_avx2, sample_lanes, weight_pairs};
+use super::rotate_avx2::{fractions, lerp_rgb_run_avx2, rgb_lanes, sample_lanes, weight_pairs};
 
 /// Whether the CPU has the AVX-512 features these runs need (VBMI, with the
 /// foundation, byte-and-word and 256-bit-length ones it builds on).
@@ -271,15 +271,7 @@ pub(super) fn lerp_rgb_run_vbmi(
                     half,
                 )
             };
-            let (r, g, b) = (channel(0), channel(1), channel(2));
-            let rgb = _mm256_or_si256(
-                _mm256_or_si256(
-                    _mm256_srli_epi32::<16>(r),
-                    _mm256_and_si256(_mm256_srli_epi32::<8>(g), _mm256_set1_epi32(0xFF00)),
-                ),
-                _mm256_and_si256(b, _mm256_set1_epi32(0xFF_0000)),
-            );
-            _mm256_permutexvar_epi8(pack, rgb)
+            _mm256_permutexvar_epi8(pack, rgb_lanes(channel(0), channel(1), channel(2)))
         },
     );
     if !done {
